@@ -1,0 +1,324 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dxhub/dxhub/routing"
+)
+
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hub.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newSub(id string) routing.NewSubmission {
+	return routing.NewSubmission{Submission: routing.Submission{
+		ID: id, PortalID: "p1", Tenant: "05315000", Service: "universeller-antrag", Reference: "ref-" + id,
+		Applicant: routing.Applicant{Name: "Erika Mustermann", Mailbox: "mb-1"},
+		Form:      []byte(`{"a":1}`), ReceivedAt: t0,
+		Attachments: []routing.Attachment{{ID: id + "-a1", Filename: "plan.pdf", ContentType: "application/pdf",
+			Size: 3, SHA256: "abc", BlobKey: "abc"}},
+	}}
+}
+
+func TestMigrateTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	for i := 0; i < 2; i++ {
+		s, err := OpenSQLite(context.Background(), path, Options{Synchronous: "normal"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.SchemaVersion(context.Background())
+		if err != nil || v != 1 {
+			t.Fatalf("version = %d, %v", v, err)
+		}
+		s.Close()
+	}
+	if _, err := OpenSQLite(context.Background(), path, Options{Synchronous: "off"}); err == nil {
+		t.Fatal("synchronous=off accepted")
+	}
+}
+
+func TestCreateSubmissionIdempotency(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	ns := newSub("s1")
+	ns.IdempotencyKey, ns.BodyHash = "k1", "h1"
+	sub, created, err := s.CreateSubmission(ctx, ns)
+	if err != nil || !created || sub.Status != routing.StatusReceived {
+		t.Fatalf("create = %+v %v %v", sub, created, err)
+	}
+	// Replay: same key and hash → the original, not a new one.
+	replay := newSub("s2")
+	replay.IdempotencyKey, replay.BodyHash = "k1", "h1"
+	got, created, err := s.CreateSubmission(ctx, replay)
+	if err != nil || created || got.ID != "s1" {
+		t.Fatalf("replay = %s %v %v", got.ID, created, err)
+	}
+	// Conflict: same key, other body.
+	conflict := newSub("s3")
+	conflict.IdempotencyKey, conflict.BodyHash = "k1", "other"
+	if _, _, err := s.CreateSubmission(ctx, conflict); !errors.Is(err, routing.ErrIdempotencyConflict) {
+		t.Fatalf("conflict err = %v", err)
+	}
+	// The same key from another portal is independent.
+	other := newSub("s4")
+	other.PortalID, other.IdempotencyKey, other.BodyHash = "p2", "k1", "other"
+	if _, created, err := s.CreateSubmission(ctx, other); err != nil || !created {
+		t.Fatalf("other portal: %v %v", created, err)
+	}
+	if _, err := s.GetSubmission(ctx, "s2"); !errors.Is(err, routing.ErrNotFound) {
+		t.Fatalf("replayed submission was stored: %v", err)
+	}
+	full, err := s.GetSubmission(ctx, "s1")
+	if err != nil || len(full.Attachments) != 1 || full.Applicant.Name != "Erika Mustermann" || string(full.Form) != `{"a":1}` {
+		t.Fatalf("get = %+v, %v", full, err)
+	}
+	evs, _ := s.Events(ctx, "s1")
+	if len(evs) != 1 || evs[0].Status != routing.StatusReceived {
+		t.Fatalf("events = %+v", evs)
+	}
+	if ref, _ := s.BlobReferenced(ctx, "abc"); !ref {
+		t.Fatal("blob not referenced")
+	}
+}
+
+func TestClaimLeaseExpiry(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	for i := range 3 {
+		if _, _, err := s.CreateSubmission(ctx, newSub(fmt.Sprint("s", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.ClaimJobs(ctx, "A", t0, time.Minute, 2)
+	if err != nil || len(a) != 2 {
+		t.Fatalf("A claimed %v, %v", a, err)
+	}
+	b, _ := s.ClaimJobs(ctx, "B", t0, time.Minute, 10)
+	if len(b) != 1 {
+		t.Fatalf("B claimed %v while A holds leases", b)
+	}
+	// A "crashes": after the lease, its jobs are claimable again.
+	c, _ := s.ClaimJobs(ctx, "C", t0.Add(30*time.Second), time.Minute, 10)
+	if len(c) != 0 {
+		t.Fatalf("C claimed %v before the leases ran out", c)
+	}
+	c, _ = s.ClaimJobs(ctx, "C", t0.Add(61*time.Second), time.Minute, 10)
+	if len(c) != 3 {
+		t.Fatalf("C claimed %v after the leases ran out, want all 3", c)
+	}
+	// Release with a later due time.
+	if err := s.ReleaseJob(ctx, c[0], "C", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := s.NextJobAt(ctx)
+	if !next.Equal(t0.Add(121 * time.Second)) {
+		t.Fatalf("next = %v", next)
+	}
+}
+
+func deliverToMailbox(t *testing.T, s *Store, id string) routing.Delivery {
+	t.Helper()
+	ctx := context.Background()
+	msg := routing.Message{SubmissionID: id, UUID: "uuid-" + id, Standard: "XBau-Kernmodul", Version: "1.3.0", TypeCode: "1200",
+		RootElement: "universellerAntrag.antrag.1200", Namespace: "ns", Service: "urn:s", XML: []byte("<x/>")}
+	ev := routing.StatusEvent{Status: routing.StatusValidated, Time: t0, Source: routing.SourceHub}
+	if err := s.SaveMapped(ctx, msg, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveMapped(ctx, msg, ev); err != nil { // a re-run after a crash is harmless
+		t.Fatal(err)
+	}
+	d := routing.Delivery{SubmissionID: id, MessageUUID: msg.UUID, TransportID: "urn:de:xta:messageid:dxhub:" + id,
+		Route: routing.Route{ReaderKey: "ags:05315000", ServiceURI: "urn:s", Transport: routing.TransportXTAMailbox},
+		NextAttemptAt: t0, CreatedAt: t0}
+	if err := s.SaveRoute(ctx, d, routing.StatusEvent{Status: routing.StatusRouted, Time: t0, Source: routing.SourceHub}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.GetDelivery(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev = routing.StatusEvent{Status: routing.StatusDelivered, Time: t0, Source: routing.SourceHub}
+	if err := s.RecordAttempt(ctx, routing.AttemptResult{Delivery: d, Number: 1, Started: t0, Finished: t0,
+		Outcome: routing.Outcome{Kind: routing.Delivered}, Done: true, Event: &ev}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestMailboxCycle(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	s.CreateSubmission(ctx, newSub("s1"))
+	s.CreateSubmission(ctx, newSub("s2"))
+	d1 := deliverToMailbox(t, s, "s1")
+	deliverToMailbox(t, s, "s2")
+
+	items, total, err := s.MailboxList(ctx, "ags:05315000", 1)
+	if err != nil || total != 2 || len(items) != 1 || items[0].SubmissionID != "s1" {
+		t.Fatalf("list = %+v %d %v", items, total, err)
+	}
+	if items, total, _ := s.MailboxList(ctx, "ags:05314000", 10); total != 0 || len(items) != 0 {
+		t.Fatal("another reader sees the mailbox")
+	}
+	it, err := s.MailboxGet(ctx, "ags:05315000", d1.TransportID)
+	if err != nil || string(it.Message.XML) != "<x/>" || len(it.Attachments) != 1 {
+		t.Fatalf("get = %+v %v", it, err)
+	}
+	if _, err := s.MailboxGet(ctx, "ags:05314000", d1.TransportID); !errors.Is(err, routing.ErrNotFound) {
+		t.Fatalf("foreign get err = %v", err)
+	}
+	closed, err := s.MailboxClose(ctx, "ags:05315000", d1.TransportID, t0.Add(time.Minute))
+	if err != nil || !closed {
+		t.Fatalf("close = %v %v", closed, err)
+	}
+	closed, err = s.MailboxClose(ctx, "ags:05315000", d1.TransportID, t0.Add(2*time.Minute))
+	if err != nil || closed {
+		t.Fatalf("second close = %v %v", closed, err)
+	}
+	if _, err := s.MailboxClose(ctx, "ags:05315000", "urn:unknown", t0); !errors.Is(err, routing.ErrNotFound) {
+		t.Fatalf("close unknown err = %v", err)
+	}
+	sub, _ := s.GetSubmission(ctx, "s1")
+	if sub.Status != routing.StatusFetched {
+		t.Fatalf("status = %s", sub.Status)
+	}
+	evs, _ := s.Events(ctx, "s1")
+	var fetched int
+	for _, e := range evs {
+		if e.Status == routing.StatusFetched {
+			fetched++
+		}
+	}
+	if fetched != 1 {
+		t.Fatalf("fetched events = %d", fetched)
+	}
+	if _, total, _ := s.MailboxList(ctx, "ags:05315000", 10); total != 1 {
+		t.Fatalf("pending after close = %d", total)
+	}
+}
+
+func TestStatusDoesNotMoveBackwards(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	s.CreateSubmission(ctx, newSub("s1"))
+	for _, st := range []routing.Status{routing.StatusInProgress, routing.StatusAcknowledged, routing.StatusDecided, routing.StatusRejected} {
+		if err := s.AppendEvent(ctx, "s1", routing.StatusEvent{Status: st, Time: t0, Source: routing.SourceXOEV}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, _ := s.GetSubmission(ctx, "s1")
+	if sub.Status != routing.StatusDecided {
+		t.Fatalf("status = %s, want decided", sub.Status)
+	}
+	evs, _ := s.Events(ctx, "s1")
+	if len(evs) != 5 {
+		t.Fatalf("history has %d events, want 5 (late events are kept)", len(evs))
+	}
+	if err := s.AppendEvent(ctx, "s1", routing.StatusEvent{Status: "bogus", Time: t0}); err == nil {
+		t.Fatal("invalid status accepted")
+	}
+}
+
+func TestInboundDedupeAndPostfach(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	s.CreateSubmission(ctx, newSub("s1"))
+	deliverToMailbox(t, s, "s1")
+	if id, err := s.SubmissionByMessageUUID(ctx, "UUID-S1"); err != nil || id != "s1" {
+		t.Fatalf("correlate = %q %v", id, err)
+	}
+	rec := routing.InboundRecord{TransportID: "urn:in:1", Transport: routing.TransportXTAMailbox, ReceivedAt: t0,
+		SubmissionID: "s1", Payload: []byte("<r/>")}
+	ev := []routing.StatusEvent{{Status: routing.StatusAcknowledged, Time: t0, Source: routing.SourceXOEV}}
+	if err := s.ReceiveInbound(ctx, rec, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReceiveInbound(ctx, rec, ev); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate err = %v", err)
+	}
+	evs, _ := s.Events(ctx, "s1")
+	if n := countStatus(evs, routing.StatusAcknowledged); n != 1 {
+		t.Fatalf("acknowledged events = %d", n)
+	}
+
+	pending, err := s.PendingNotifications(ctx, []routing.Status{routing.StatusReceived, routing.StatusAcknowledged}, 10)
+	if err != nil || len(pending) != 2 || pending[0].Submission.Applicant.Mailbox != "mb-1" {
+		t.Fatalf("pending = %+v %v", pending, err)
+	}
+	for i := 0; i < 2; i++ { // delivering twice stores once
+		if err := s.PostfachDeliver(ctx, PostfachMessage{Handle: "mb-1", EventID: pending[0].Event.ID, SubmissionID: "s1",
+			Status: routing.StatusReceived, Title: "t", Body: "b", Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, _ := s.PostfachMessages(ctx, "mb-1")
+	if len(msgs) != 1 {
+		t.Fatalf("postfach = %+v", msgs)
+	}
+	pending, _ = s.PendingNotifications(ctx, []routing.Status{routing.StatusReceived, routing.StatusAcknowledged}, 10)
+	if len(pending) != 1 || pending[0].Event.Status != routing.StatusAcknowledged {
+		t.Fatalf("pending after delivery = %+v", pending)
+	}
+}
+
+func TestRecordAttemptRetryAndDead(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	s.CreateSubmission(ctx, newSub("s1"))
+	msg := routing.Message{SubmissionID: "s1", UUID: "u1", Standard: "x", Version: "1", TypeCode: "1", RootElement: "r", Namespace: "n", Service: "s", XML: []byte("<x/>")}
+	s.SaveMapped(ctx, msg, routing.StatusEvent{Status: routing.StatusValidated, Time: t0, Source: routing.SourceHub})
+	s.SaveRoute(ctx, routing.Delivery{SubmissionID: "s1", MessageUUID: "u1", TransportID: "t1",
+		Route: routing.Route{ReaderKey: "ags:1", ServiceURI: "s", Transport: routing.TransportXTA, Endpoint: "http://x"}},
+		routing.StatusEvent{Status: routing.StatusRouted, Time: t0, Source: routing.SourceHub})
+	d, _ := s.GetDelivery(ctx, "s1")
+	next := t0.Add(time.Minute)
+	if err := s.RecordAttempt(ctx, routing.AttemptResult{Delivery: d, Number: 1, Started: t0, Finished: t0,
+		Outcome: routing.Outcome{Kind: routing.Retry, Reason: "503"}, NextAttemptAt: next}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.NextJobAt(ctx); !got.Equal(next) {
+		t.Fatalf("job due %v, want %v", got, next)
+	}
+	d, _ = s.GetDelivery(ctx, "s1")
+	ev := routing.StatusEvent{Status: routing.StatusFailed, Time: next, Source: routing.SourceHub, Detail: "gave up"}
+	if err := s.RecordAttempt(ctx, routing.AttemptResult{Delivery: d, Number: 2, Started: next, Finished: next,
+		Outcome: routing.Outcome{Kind: routing.Permanent, Reason: "9050"}, Dead: true, Event: &ev}); err != nil {
+		t.Fatal(err)
+	}
+	atts, _ := s.Attempts(ctx, "s1")
+	if len(atts) != 2 || atts[0].Outcome != "retry" || atts[1].Outcome != "permanent" {
+		t.Fatalf("attempts = %+v", atts)
+	}
+	if got, _ := s.NextJobAt(ctx); !got.IsZero() {
+		t.Fatalf("job still queued at %v", got)
+	}
+	sub, _ := s.GetSubmission(ctx, "s1")
+	if sub.Status != routing.StatusFailed {
+		t.Fatalf("status = %s", sub.Status)
+	}
+}
+
+func countStatus(evs []routing.StatusEvent, st routing.Status) int {
+	n := 0
+	for _, e := range evs {
+		if e.Status == st {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dxhub/dxhub/routing"
+)
+
+// CreateSubmission commits a new submission with its attachments, its first
+// status event ("received") and its pipeline job in one transaction. A reused
+// idempotency key with the same body hash returns the original (created=false);
+// with a different body routing.ErrIdempotencyConflict.
+func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) (routing.Submission, bool, error) {
+	sub := ns.Submission
+	sub.Status = routing.StatusReceived
+	sub.UpdatedAt = sub.ReceivedAt
+	applicant, err := json.Marshal(sub.Applicant)
+	if err != nil {
+		return routing.Submission{}, false, fmt.Errorf("store: encode applicant: %w", err)
+	}
+	form := string(sub.Form)
+	if form == "" {
+		form = "{}"
+	}
+	var existingID string
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if ns.IdempotencyKey != "" {
+			var id, hash string
+			err := tx.QueryRowContext(ctx, `SELECT id, body_hash FROM submissions WHERE portal_id = ? AND idempotency_key = ?`,
+				sub.PortalID, ns.IdempotencyKey).Scan(&id, &hash)
+			switch {
+			case err == nil && hash == ns.BodyHash:
+				existingID = id
+				return nil
+			case err == nil:
+				return routing.ErrIdempotencyConflict
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		var key, hash any
+		if ns.IdempotencyKey != "" {
+			key, hash = ns.IdempotencyKey, ns.BodyHash
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO submissions
+			(id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at, idempotency_key, body_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sub.ID, sub.PortalID, sub.Tenant, sub.Service, sub.Reference, string(applicant), form,
+			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash); err != nil {
+			return fmt.Errorf("insert submission: %w", err)
+		}
+		for i, a := range sub.Attachments {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attachments
+				(id, submission_id, seq, filename, content_type, size, sha256, blob_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				a.ID, sub.ID, i, a.Filename, a.ContentType, a.Size, a.SHA256, a.BlobKey); err != nil {
+				return fmt.Errorf("insert attachment %d: %w", i, err)
+			}
+		}
+		if err := insertEvent(ctx, tx, sub.ID, routing.StatusEvent{
+			Status: routing.StatusReceived, Time: sub.ReceivedAt, Source: routing.SourceHub,
+			Detail: "submission accepted from portal " + sub.PortalID, Evidence: sub.Reference,
+		}); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (submission_id, next_at, created_at) VALUES (?, ?, ?)`,
+			sub.ID, micros(sub.ReceivedAt), micros(sub.ReceivedAt))
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, routing.ErrIdempotencyConflict) {
+			return routing.Submission{}, false, err
+		}
+		return routing.Submission{}, false, fmt.Errorf("store: create submission: %w", err)
+	}
+	if existingID != "" {
+		orig, err := s.GetSubmission(ctx, existingID)
+		return orig, false, err
+	}
+	return sub, true, nil
+}
+
+// GetSubmission loads a submission with its attachments.
+func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submission, error) {
+	var (
+		sub               routing.Submission
+		applicant, form   string
+		status            string
+		received, updated int64
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at
+		FROM submissions WHERE id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
+		&applicant, &form, &status, &received, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return routing.Submission{}, fmt.Errorf("submission %s: %w", id, routing.ErrNotFound)
+	}
+	if err != nil {
+		return routing.Submission{}, fmt.Errorf("store: get submission: %w", err)
+	}
+	if err := json.Unmarshal([]byte(applicant), &sub.Applicant); err != nil {
+		return routing.Submission{}, fmt.Errorf("store: decode applicant of %s: %w", id, err)
+	}
+	sub.Form = json.RawMessage(form)
+	sub.Status = routing.Status(status)
+	sub.ReceivedAt, sub.UpdatedAt = fromMicros(received), fromMicros(updated)
+	sub.Attachments, err = s.attachments(ctx, id)
+	return sub, err
+}
+
+func (s *Store) attachments(ctx context.Context, id string) ([]routing.Attachment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, filename, content_type, size, sha256, blob_key
+		FROM attachments WHERE submission_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: attachments: %w", err)
+	}
+	defer rows.Close()
+	var out []routing.Attachment
+	for rows.Next() {
+		var a routing.Attachment
+		if err := rows.Scan(&a.ID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.BlobKey); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// BlobReferenced reports whether any committed attachment uses the blob.
+func (s *Store) BlobReferenced(ctx context.Context, key string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM attachments WHERE blob_key = ?`, key).Scan(&n)
+	return n > 0, err
+}
+
+// Events returns a submission's status history, oldest first.
+func (s *Store) Events(ctx context.Context, submissionID string) ([]routing.StatusEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, status, time, source, detail, evidence
+		FROM status_events WHERE submission_id = ? ORDER BY id`, submissionID)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	defer rows.Close()
+	var out []routing.StatusEvent
+	for rows.Next() {
+		var (
+			ev     routing.StatusEvent
+			status string
+			source string
+			t      int64
+		)
+		if err := rows.Scan(&ev.ID, &status, &t, &source, &ev.Detail, &ev.Evidence); err != nil {
+			return nil, err
+		}
+		ev.SubmissionID, ev.Status, ev.Source, ev.Time = submissionID, routing.Status(status), routing.Source(source), fromMicros(t)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// insertEvent writes a status event and advances the submission's current status
+// when the event moves it forward (DESIGN §5). Late events stay in the history.
+func insertEvent(ctx context.Context, tx *sql.Tx, submissionID string, ev routing.StatusEvent) error {
+	if !ev.Status.Valid() {
+		return fmt.Errorf("invalid status %q", ev.Status)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO status_events (submission_id, status, time, source, detail, evidence)
+		VALUES (?, ?, ?, ?, ?, ?)`, submissionID, string(ev.Status), micros(ev.Time), string(ev.Source),
+		truncate(ev.Detail, 4000), truncate(ev.Evidence, 4000)); err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	var cur string
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM submissions WHERE id = ?`, submissionID).Scan(&cur); err != nil {
+		return fmt.Errorf("read status of %s: %w", submissionID, err)
+	}
+	if ev.Status == routing.StatusReceived || routing.Status(cur).Advances(ev.Status) {
+		if _, err := tx.ExecContext(ctx, `UPDATE submissions SET status = ?, updated_at = ? WHERE id = ?`,
+			string(ev.Status), micros(ev.Time), submissionID); err != nil {
+			return fmt.Errorf("update status: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendEvent records an event for a submission (e.g. from the back-channel).
+func (s *Store) AppendEvent(ctx context.Context, submissionID string, ev routing.StatusEvent) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return insertEvent(ctx, tx, submissionID, ev) })
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return strings.TrimSpace(s[:cut]) + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

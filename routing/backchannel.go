@@ -1,0 +1,142 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// ErrDuplicate is returned for an inbound message whose transport ID was
+// received before; the first copy was already processed.
+var ErrDuplicate = errors.New("duplicate inbound message")
+
+// InboundReport is a parsed back-channel message in protocol-neutral form.
+type InboundReport struct {
+	MessageUUID    string
+	TypeCode       string
+	RootElement    string
+	ReferencedUUID string // the nachrichtenUUID of our message it answers
+	Status         Status // the status it announces; "" for an unknown kind
+	Detail         string
+}
+
+// InboundParser reads an XÖV back-channel document. It fails only for input
+// that is not a well-formed XÖV message; unknown kinds come back with no Status.
+type InboundParser interface {
+	ParseInbound(payload []byte) (InboundReport, error)
+}
+
+// InboundRecord is an inbound message as stored, before it is acknowledged.
+type InboundRecord struct {
+	TransportID    string // de-duplication key (XTA MessageID)
+	Transport      TransportKind
+	ReceivedAt     time.Time
+	AuthorKey      string
+	ReaderKey      string
+	MessageUUID    string
+	TypeCode       string
+	SubmissionID   string // correlated submission, "" if none
+	Classification string
+	Note           string
+	Payload        []byte
+}
+
+// InboundStore persists inbound messages with the events they cause.
+type InboundStore interface {
+	SubmissionByMessageUUID(ctx context.Context, uuid string) (string, error)
+	GetSubmission(ctx context.Context, id string) (Submission, error)
+	ReceiveInbound(ctx context.Context, rec InboundRecord, events []StatusEvent) error
+}
+
+// Inbound is one message arriving on the back-channel.
+type Inbound struct {
+	TransportID string
+	Transport   TransportKind
+	AuthorKey   string // who sent it (the Fachverfahren's organisation key)
+	ReaderKey   string // whom it is for (the hub)
+	Payload     []byte
+}
+
+// BackChannel turns receipts, rejections and status messages from Fachverfahren
+// into status events of the submissions they refer to (DESIGN §1 step 5).
+type BackChannel struct {
+	Store   InboundStore
+	Parser  InboundParser
+	Tenants map[string]Tenant // by AGS: the author of a reply must be the submission's reader
+	Clock   Clock
+	Logger  *slog.Logger
+}
+
+// ErrMalformedInbound wraps parser failures: the sender gets a schema fault.
+var ErrMalformedInbound = errors.New("malformed inbound message")
+
+// Receive stores the message and its effect in one transaction. It returns
+// ErrDuplicate for a repeated transport ID and wraps ErrMalformedInbound when
+// the payload is not an XÖV message. Well-formed messages that cannot be
+// correlated or are not understood are kept with a note, never dropped.
+func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, error) {
+	now := b.now()
+	rep, err := b.Parser.ParseInbound(in.Payload)
+	if err != nil {
+		return InboundRecord{}, fmt.Errorf("%w: %w", ErrMalformedInbound, err)
+	}
+	rec := InboundRecord{
+		TransportID: in.TransportID, Transport: in.Transport, ReceivedAt: now, AuthorKey: in.AuthorKey,
+		ReaderKey: in.ReaderKey, MessageUUID: rep.MessageUUID, TypeCode: rep.TypeCode, Payload: in.Payload,
+		Classification: string(rep.Status),
+	}
+	var events []StatusEvent
+	switch {
+	case rep.ReferencedUUID == "":
+		rec.Note = "no reference to an earlier message"
+	default:
+		subID, err := b.Store.SubmissionByMessageUUID(ctx, rep.ReferencedUUID)
+		if errors.Is(err, ErrNotFound) {
+			rec.Note = "refers to unknown message " + rep.ReferencedUUID
+			break
+		}
+		if err != nil {
+			return InboundRecord{}, err
+		}
+		sub, err := b.Store.GetSubmission(ctx, subID)
+		if err != nil {
+			return InboundRecord{}, err
+		}
+		if t, ok := b.Tenants[sub.Tenant]; ok && in.AuthorKey != "" && t.DVDVKey != in.AuthorKey {
+			rec.Note = fmt.Sprintf("author %s is not the reader %s of submission %s; not applied", in.AuthorKey, t.DVDVKey, subID)
+			break
+		}
+		rec.SubmissionID = subID
+		if rep.Status == "" {
+			rec.Note = "message type " + rep.TypeCode + " is not a known back-channel message; kept"
+			break
+		}
+		events = append(events, StatusEvent{
+			Status: rep.Status, Time: now, Source: SourceXOEV,
+			Detail: fmt.Sprintf("%s (%s): %s", rep.RootElement, rep.TypeCode, rep.Detail), Evidence: rep.MessageUUID,
+		})
+	}
+	if err := b.Store.ReceiveInbound(ctx, rec, events); err != nil {
+		return InboundRecord{}, err
+	}
+	if rec.Note != "" {
+		b.logger().Warn("inbound message kept without effect", "transport_id", in.TransportID, "note", rec.Note)
+	}
+	return rec, nil
+}
+
+func (b *BackChannel) now() time.Time {
+	if b.Clock == nil {
+		return time.Now()
+	}
+	return b.Clock.Now()
+}
+
+func (b *BackChannel) logger() *slog.Logger {
+	if b.Logger == nil {
+		return slog.Default()
+	}
+	return b.Logger
+}

@@ -1,0 +1,372 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Store is what the pipeline needs from persistence. Each method is one
+// transaction that commits a state change together with its status event.
+type Store interface {
+	ClaimJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]string, error)
+	ReleaseJob(ctx context.Context, submissionID, owner string, next time.Time) error
+	NextJobAt(ctx context.Context) (time.Time, error)
+	GetSubmission(ctx context.Context, id string) (Submission, error)
+	SaveMapped(ctx context.Context, msg Message, ev StatusEvent) error
+	OutboundMessage(ctx context.Context, submissionID string) (Message, error)
+	Terminate(ctx context.Context, submissionID string, ev StatusEvent, deadLetter string) error
+	SaveRoute(ctx context.Context, d Delivery, ev StatusEvent) error
+	GetDelivery(ctx context.Context, submissionID string) (Delivery, error)
+	RecordAttempt(ctx context.Context, r AttemptResult) error
+	FinishJob(ctx context.Context, submissionID string) error
+}
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Tenant is a municipality as the pipeline sees it.
+type Tenant struct {
+	AGS     string
+	Name    string
+	DVDVKey string // the reader's organisation key, e.g. "ags:05315000"
+}
+
+// Service is an online service as the pipeline sees it.
+type Service struct {
+	ID         string
+	ServiceURI string // DVDV service specification URI
+}
+
+// PipelineConfig wires the pipeline.
+type PipelineConfig struct {
+	Store      Store
+	Mapper     Mapper
+	Resolver   Resolver
+	Transports map[TransportKind]Transport
+	Tenants    map[string]Tenant  // by AGS
+	Services   map[string]Service // by service id
+	AuthorKey  string             // the hub's DVDV key (author of outbound messages)
+	AuthorName string
+	// XTASender is the sender part of XTA message IDs
+	// (urn:de:xta:messageid:<XTASender>:<uuid>).
+	XTASender string
+	Retry     RetryPolicy
+	Clock     Clock
+	Logger    *slog.Logger
+	Owner     string        // lease owner name of this process
+	Lease     time.Duration // how long a claimed job is ours
+	Workers   int
+	Poll      time.Duration // longest idle wait between queue scans
+}
+
+// Pipeline drives accepted submissions through mapping, routing and delivery
+// (DESIGN §1 steps 2–4). All progress is in the store; a crashed process loses
+// only its leases, and another worker resumes from the last committed state.
+type Pipeline struct {
+	cfg  PipelineConfig
+	log  *slog.Logger
+	wake chan struct{}
+}
+
+// NewPipeline checks the configuration and returns a pipeline.
+func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	if cfg.Store == nil || cfg.Mapper == nil || cfg.Resolver == nil {
+		return nil, errors.New("routing: pipeline needs a store, a mapper and a resolver")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = time.Minute
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "dxhub"
+	}
+	if cfg.XTASender == "" {
+		cfg.XTASender = "dxhub"
+	}
+	cfg.Retry = cfg.Retry.withDefaults()
+	return &Pipeline{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake makes idle workers scan the queue now (called after intake commits).
+func (p *Pipeline) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes due jobs with the configured number of workers until ctx ends.
+func (p *Pipeline) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range p.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.worker(ctx, fmt.Sprintf("%s/%d", p.cfg.Owner, i))
+		}()
+	}
+	wg.Wait()
+}
+
+func (p *Pipeline) worker(ctx context.Context, owner string) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		n, err := p.runBatch(ctx, owner, 4)
+		if err != nil && ctx.Err() == nil {
+			p.log.Error("pipeline: queue scan failed", "err", err)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if n > 0 {
+			continue
+		}
+		wait := p.cfg.Poll
+		if next, err := p.cfg.Store.NextJobAt(ctx); err == nil && !next.IsZero() {
+			if d := next.Sub(p.cfg.Clock.Now()); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+			// Pass the wake-up on so that other idle workers look too.
+			p.Wake()
+		case <-timer.C:
+		}
+	}
+}
+
+// RunOnce processes every job that is due now and returns how many it handled.
+// Tests drive the pipeline with it and an injected clock.
+func (p *Pipeline) RunOnce(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := p.runBatch(ctx, p.cfg.Owner+"/once", 16)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+func (p *Pipeline) runBatch(ctx context.Context, owner string, limit int) (int, error) {
+	ids, err := p.cfg.Store.ClaimJobs(ctx, owner, p.cfg.Clock.Now(), p.cfg.Lease, limit)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if err := p.Process(ctx, id, owner); err != nil {
+			if ctx.Err() != nil {
+				return len(ids), ctx.Err()
+			}
+			// The job keeps its lease and is retried when the lease runs out.
+			p.log.Error("pipeline: processing failed; retried after the lease", "submission", id, "err", err)
+		}
+	}
+	return len(ids), nil
+}
+
+// Process advances one claimed submission as far as it can go now: each stage
+// commits before the next starts, so a crash resumes at the stage it stopped in.
+func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
+	for {
+		sub, err := p.cfg.Store.GetSubmission(ctx, id)
+		if err != nil {
+			return err
+		}
+		var done bool
+		switch sub.Status {
+		case StatusReceived:
+			done, err = p.mapStage(ctx, sub, owner)
+		case StatusValidated:
+			done, err = p.routeStage(ctx, sub, owner)
+		case StatusRouted:
+			done, err = p.deliverStage(ctx, sub)
+		default:
+			// Delivered or beyond (or terminal): nothing left for the pipeline.
+			return p.cfg.Store.FinishJob(ctx, id)
+		}
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func (p *Pipeline) event(st Status, detail, evidence string) StatusEvent {
+	return StatusEvent{Status: st, Time: p.cfg.Clock.Now(), Source: SourceHub, Detail: detail, Evidence: evidence}
+}
+
+func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (bool, error) {
+	tenant, ok := p.cfg.Tenants[sub.Tenant]
+	if !ok {
+		return true, p.cfg.Store.Terminate(ctx, sub.ID,
+			p.event(StatusRejected, "tenant "+sub.Tenant+" is no longer configured", ""), "unknown tenant "+sub.Tenant)
+	}
+	msg, err := p.cfg.Mapper.Map(ctx, MapInput{
+		Submission: sub, ReaderKey: tenant.DVDVKey, ReaderName: tenant.Name,
+		AuthorKey: p.cfg.AuthorKey, AuthorName: p.cfg.AuthorName, Created: sub.ReceivedAt,
+	})
+	if errors.Is(err, ErrPermanent) {
+		p.log.Warn("submission rejected by mapping", "submission", sub.ID, "err", err)
+		return true, p.cfg.Store.Terminate(ctx, sub.ID, p.event(StatusRejected, "mapping failed: "+err.Error(), ""), "")
+	}
+	if err != nil {
+		return true, p.retryLater(ctx, sub, owner, "mapping: "+err.Error())
+	}
+	msg.SubmissionID = sub.ID
+	if err := p.cfg.Store.SaveMapped(ctx, msg, p.event(StatusValidated,
+		fmt.Sprintf("mapped to %s (%s %s), schema-valid", msg.RootElement, msg.Standard, msg.Version), msg.UUID)); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string) (bool, error) {
+	tenant := p.cfg.Tenants[sub.Tenant]
+	svc, ok := p.cfg.Services[sub.Service]
+	if !ok {
+		return true, p.cfg.Store.Terminate(ctx, sub.ID,
+			p.event(StatusFailed, "service "+sub.Service+" is no longer configured", ""), "unknown service "+sub.Service)
+	}
+	msg, err := p.cfg.Store.OutboundMessage(ctx, sub.ID)
+	if err != nil {
+		return true, err
+	}
+	route, err := p.cfg.Resolver.Resolve(ctx, tenant.DVDVKey, svc.ServiceURI)
+	if err != nil {
+		return true, p.retryLater(ctx, sub, owner, fmt.Sprintf("no route for %s / %s: %v", tenant.DVDVKey, svc.ServiceURI, err))
+	}
+	if _, ok := p.cfg.Transports[route.Transport]; !ok {
+		return true, p.retryLater(ctx, sub, owner, fmt.Sprintf("route names transport %q, which this hub does not run", route.Transport))
+	}
+	now := p.cfg.Clock.Now()
+	d := Delivery{
+		SubmissionID: sub.ID, MessageUUID: msg.UUID, TransportID: p.transportID(route.Transport, msg.UUID),
+		Route: route, NextAttemptAt: now, CreatedAt: now,
+	}
+	detail := fmt.Sprintf("routed to %s via %s", route.ReaderKey, route.Transport)
+	if route.Endpoint != "" {
+		detail += " at " + route.Endpoint
+	}
+	if err := p.cfg.Store.SaveRoute(ctx, d, p.event(StatusRouted, detail, d.TransportID)); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+// transportID derives the message ID used on the wire from the (deterministic)
+// nachrichtenUUID, so a re-run after a crash sends the same ID (DESIGN §3).
+// OSCI IDs are issued by the intermediary; until the OSCI adapter has one, the
+// same URN shape serves as the hub-side key.
+func (p *Pipeline) transportID(_ TransportKind, uuid string) string {
+	return "urn:de:xta:messageid:" + p.cfg.XTASender + ":" + strings.ToLower(uuid)
+}
+
+func (p *Pipeline) deliverStage(ctx context.Context, sub Submission) (bool, error) {
+	d, err := p.cfg.Store.GetDelivery(ctx, sub.ID)
+	if err != nil {
+		return true, err
+	}
+	msg, err := p.cfg.Store.OutboundMessage(ctx, sub.ID)
+	if err != nil {
+		return true, err
+	}
+	transport := p.cfg.Transports[d.Route.Transport]
+	if transport == nil {
+		return true, fmt.Errorf("routing: no transport %q for delivery of %s", d.Route.Transport, sub.ID)
+	}
+	started := p.cfg.Clock.Now()
+	out := transport.Deliver(ctx, d, msg, sub)
+	finished := p.cfg.Clock.Now()
+	res := AttemptResult{Delivery: d, Number: d.Attempts + 1, Started: started, Finished: finished, Outcome: out}
+	log := p.log.With("submission", sub.ID, "transport_id", d.TransportID, "attempt", res.Number)
+	switch out.Kind {
+	case Delivered:
+		st := out.Status
+		if st == "" {
+			st = StatusDelivered
+		}
+		res.Done = true
+		ev := p.event(st, deliveredDetail(d, out), firstNonEmpty(out.Evidence, d.TransportID))
+		res.Event = &ev
+		log.Info("delivered", "status", st)
+	case Permanent:
+		res.Dead = true
+		ev := p.event(StatusFailed, "delivery failed permanently: "+out.Reason, out.Evidence)
+		res.Event = &ev
+		log.Warn("delivery failed permanently", "reason", out.Reason)
+	case Retry, Ambiguous:
+		if p.cfg.Retry.Exhausted(res.Number, sub.ReceivedAt, finished) {
+			res.Dead = true
+			ev := p.event(StatusFailed, fmt.Sprintf("delivery gave up after %d attempts: %s", res.Number, out.Reason), out.Evidence)
+			res.Event = &ev
+			log.Warn("delivery retries exhausted", "reason", out.Reason)
+		} else {
+			res.NextAttemptAt = finished.Add(p.cfg.Retry.Delay(res.Number, out.RetryAfter))
+			log.Info("delivery will be retried", "outcome", out.Kind, "reason", out.Reason, "next", res.NextAttemptAt)
+		}
+	default:
+		return true, fmt.Errorf("routing: transport returned no outcome for %s", sub.ID)
+	}
+	if err := p.cfg.Store.RecordAttempt(ctx, res); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+func deliveredDetail(d Delivery, out Outcome) string {
+	if d.Route.Transport == TransportXTAMailbox {
+		return "in the XTA mailbox of " + d.Route.ReaderKey + ", ready to be fetched"
+	}
+	s := "accepted by " + d.Route.Endpoint
+	if out.Reason != "" {
+		s += ": " + out.Reason
+	}
+	return s
+}
+
+// retryLater postpones a submission that cannot progress now (no route yet, a
+// transient mapping problem). After MaxAge it fails and becomes a dead letter.
+func (p *Pipeline) retryLater(ctx context.Context, sub Submission, owner, reason string) error {
+	now := p.cfg.Clock.Now()
+	if now.Sub(sub.ReceivedAt) >= p.cfg.Retry.MaxAge {
+		return p.cfg.Store.Terminate(ctx, sub.ID, p.event(StatusFailed, "gave up: "+reason, ""), reason)
+	}
+	p.log.Warn("submission postponed", "submission", sub.ID, "reason", reason)
+	return p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, now.Add(p.cfg.Retry.Delay(1, 0)))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
