@@ -97,10 +97,12 @@ func (s *Store) PostfachDeliver(ctx context.Context, m PostfachMessage) error {
 	})
 }
 
-// PostfachMessages lists a mailbox handle's messages, oldest first.
-func (s *Store) PostfachMessages(ctx context.Context, handle string) ([]PostfachMessage, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, handle, event_id, submission_id, status, title, body, created_at
-		FROM postfach_messages WHERE handle = ? ORDER BY id`, handle)
+// PostfachMessages lists a mailbox handle's messages about submissions of the
+// given portal (all portals if portalID is ""), oldest first.
+func (s *Store) PostfachMessages(ctx context.Context, handle, portalID string) ([]PostfachMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.id, p.handle, p.event_id, p.submission_id, p.status, p.title, p.body, p.created_at
+		FROM postfach_messages p JOIN submissions s ON s.id = p.submission_id
+		WHERE p.handle = ? AND (? = '' OR s.portal_id = ?) ORDER BY p.id`, handle, portalID, portalID)
 	if err != nil {
 		return nil, fmt.Errorf("store: postfach list: %w", err)
 	}

@@ -266,7 +266,10 @@ func TestInboundDedupeAndPostfach(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs, _ := s.PostfachMessages(ctx, "mb-1")
+	msgs, _ := s.PostfachMessages(ctx, "mb-1", "p1")
+	if other, _ := s.PostfachMessages(ctx, "mb-1", "p2"); len(other) != 0 {
+		t.Fatalf("portal p2 sees p1's postfach messages: %+v", other)
+	}
 	if len(msgs) != 1 {
 		t.Fatalf("postfach = %+v", msgs)
 	}
