@@ -1,0 +1,59 @@
+# dxhub — build, run and test. Only `go` and Debian packages are used; missing
+# packages are installed with apt-get (as root, or through sudo).
+
+GO        ?= go
+BIN       := bin/dxhub
+APT_PKGS  := libxml2-dev libxml2-utils pkg-config gcc
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+GOTESTFLAGS ?=
+
+.PHONY: all deps build run test test-short vet fuzz bench clean
+
+all: build
+
+# deps installs the system packages the cgo XSD validator and the tests need.
+deps:
+	@missing=""; \
+	for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dxhub
+
+# run starts the hub on its embedded default (SQLite under ./var, built-in XTA
+# mailbox, file directory, local Postfach) on 127.0.0.1:8080.
+run: build
+	./$(BIN) serve
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above are not formatted"; exit 1; }
+	$(GO) vet ./...
+
+# test runs every test with the race detector, including the end-to-end and
+# crash tests that start the real binary.
+test: deps vet
+	$(GO) test -race -count=1 -timeout 15m $(GOTESTFLAGS) ./...
+
+test-short: deps
+	$(GO) test -short -count=1 ./...
+
+# fuzz runs each fuzz target for a short while (FUZZTIME=30s by default).
+FUZZTIME ?= 30s
+fuzz: deps
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+# bench runs the Go benchmarks whose figures the README reports.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+clean:
+	rm -rf bin var
