@@ -19,8 +19,10 @@ type MailboxItem struct {
 	ServiceURI   string
 	DeliveredAt  time.Time
 	FetchedAt    time.Time
-	Message      routing.Message
-	Attachments  []routing.Attachment
+	// XMLSize is the size of the XÖV document; MailboxList leaves Message.XML empty.
+	XMLSize     int64
+	Message     routing.Message
+	Attachments []routing.Attachment
 }
 
 const mailboxWhere = `d.reader_key = ? AND d.transport = 'xta-mailbox' AND d.state = 'delivered'`
@@ -45,15 +47,13 @@ func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]Ma
 	for rows.Next() {
 		var it MailboxItem
 		var delivered int64
-		var size int
 		if err := rows.Scan(&it.TransportID, &it.SubmissionID, &it.ReaderKey, &it.ServiceURI, &delivered,
 			&it.Message.UUID, &it.Message.Standard, &it.Message.Version, &it.Message.TypeCode, &it.Message.RootElement,
-			&it.Message.Namespace, &size); err != nil {
+			&it.Message.Namespace, &it.XMLSize); err != nil {
 			return nil, 0, err
 		}
 		it.DeliveredAt = fromMicros(delivered)
 		it.Message.SubmissionID = it.SubmissionID
-		it.Message.XML = make([]byte, 0, size) // size hint only; content is loaded by MailboxGet
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
@@ -87,6 +87,7 @@ func (s *Store) MailboxGet(ctx context.Context, reader, transportID string) (Mai
 		return it, fmt.Errorf("store: mailbox get: %w", err)
 	}
 	it.DeliveredAt, it.FetchedAt = fromMicros(delivered), nullMicros(fetched)
+	it.XMLSize = int64(len(it.Message.XML))
 	it.Message.SubmissionID = it.SubmissionID
 	it.Attachments, err = s.attachments(ctx, it.SubmissionID)
 	return it, err

@@ -143,7 +143,7 @@ func deliverToMailbox(t *testing.T, s *Store, id string) routing.Delivery {
 		t.Fatal(err)
 	}
 	d := routing.Delivery{SubmissionID: id, MessageUUID: msg.UUID, TransportID: "urn:de:xta:messageid:dxhub:" + id,
-		Route: routing.Route{ReaderKey: "ags:05315000", ServiceURI: "urn:s", Transport: routing.TransportXTAMailbox},
+		Route:         routing.Route{ReaderKey: "ags:05315000", ServiceURI: "urn:s", Transport: routing.TransportXTAMailbox},
 		NextAttemptAt: t0, CreatedAt: t0}
 	if err := s.SaveRoute(ctx, d, routing.StatusEvent{Status: routing.StatusRouted, Time: t0, Source: routing.SourceHub}); err != nil {
 		t.Fatal(err)
