@@ -240,6 +240,9 @@ func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (
 		return true, p.retryLater(ctx, sub, owner, "mapping: "+err.Error())
 	}
 	msg.SubmissionID = sub.ID
+	if svc, ok := p.cfg.Services[sub.Service]; ok && msg.Service == "" {
+		msg.Service = svc.ServiceURI
+	}
 	if err := p.cfg.Store.SaveMapped(ctx, msg, p.event(StatusValidated,
 		fmt.Sprintf("mapped to %s (%s %s), schema-valid", msg.RootElement, msg.Standard, msg.Version), msg.UUID)); err != nil {
 		return true, err

@@ -136,6 +136,17 @@ type Message struct {
 	Namespace    string // target namespace of the root element
 	Service      string // DVDV service URI the message belongs to
 	XML          []byte
+	// Attachments says how each submission attachment travels with the message
+	// so that the XML's references resolve (transport attachment ID and name).
+	Attachments []MessageAttachment
+}
+
+// MessageAttachment links a submission attachment to its reference in the XÖV
+// document: the transport must ship it with this ID and file name.
+type MessageAttachment struct {
+	AttachmentID string `json:"attachmentId"` // Attachment.ID
+	DocumentID   string `json:"documentId"`   // e.g. XBau anhang/dokumentid
+	Filename     string `json:"filename"`     // the name the XML uses
 }
 
 // TransportKind names a delivery protocol.

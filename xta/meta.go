@@ -233,6 +233,9 @@ func ParseMessageMetaData(el *Element) (MessageMeta, error) {
 // attachment. The bytes are read through Open, never held by the struct.
 type Content struct {
 	ContentType string // MIME type, required (e.g. application/xml, application/pdf)
+	// ID is the @id attribute (xs:ID); XÖV messages reference attachments by it
+	// (e.g. XBau anhang/dokumentid).
+	ID          string
 	Filename    string
 	Description string // contentDescription
 	Encoding    string // character set of the content, e.g. UTF-8

@@ -584,6 +584,9 @@ func (x *Writer) writeContent(name string, c Content, r io.Reader) error {
 	if c.Filename != "" {
 		attrs = append(attrs, "filename", c.Filename)
 	}
+	if c.ID != "" {
+		attrs = append(attrs, "id", c.ID)
+	}
 	if c.Size > 0 {
 		attrs = append(attrs, "size", strconv.FormatInt(c.Size, 10))
 	}

@@ -193,6 +193,7 @@ func (t *textStream) drain() error {
 // ContentHeader holds the attributes of an xta:ContentType element.
 type ContentHeader struct {
 	ContentType string
+	ID          string
 	Filename    string
 	Description string
 	Encoding    string
@@ -210,6 +211,8 @@ func contentHeaderFrom(attrs []xml.Attr) (ContentHeader, error) {
 			h.ContentType = a.Value
 		case "filename":
 			h.Filename = a.Value
+		case "id":
+			h.ID = a.Value
 		case "contentDescription":
 			h.Description = a.Value
 		case "encoding":

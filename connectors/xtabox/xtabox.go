@@ -111,13 +111,13 @@ func (m *Mailbox) StatusList(ctx context.Context, reader string, max int) ([]xta
 	}
 	metas := make([]xta.MessageMeta, len(items))
 	for i, it := range items {
-		metas[i] = m.meta(it, int64(cap(it.Message.XML)))
+		metas[i] = m.meta(it)
 	}
 	return metas, total - len(items), nil
 }
 
-func (m *Mailbox) meta(it store.MailboxItem, xmlSize int64) xta.MessageMeta {
-	size := xmlSize
+func (m *Mailbox) meta(it store.MailboxItem) xta.MessageMeta {
+	size := it.XMLSize
 	for _, a := range it.Attachments {
 		size += a.Size
 	}
@@ -147,16 +147,23 @@ func (m *Mailbox) Fetch(ctx context.Context, reader, messageID string) (*xta.Out
 	}
 	xml := it.Message.XML
 	out := &xta.OutboundMessage{
-		Meta: m.meta(it, int64(len(xml))),
+		Meta: m.meta(it),
 		Message: xta.Content{ContentType: "application/xml", Filename: it.Message.RootElement + ".xml", Encoding: "UTF-8",
 			Size: int64(len(xml)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(xml)), nil }},
 	}
+	refs := make(map[string]routing.MessageAttachment, len(it.Message.Attachments))
+	for _, r := range it.Message.Attachments {
+		refs[r.AttachmentID] = r
+	}
 	for _, a := range it.Attachments {
 		key := a.BlobKey
-		out.Attachments = append(out.Attachments, xta.Content{
-			ContentType: a.ContentType, Filename: a.Filename, Size: a.Size,
-			Open: func() (io.ReadCloser, error) { return m.Blobs.Open(key) },
-		})
+		c := xta.Content{ContentType: a.ContentType, Filename: a.Filename, Size: a.Size,
+			Open: func() (io.ReadCloser, error) { return m.Blobs.Open(key) }}
+		// Ship each file under the ID and name the XÖV document refers to.
+		if r, ok := refs[a.ID]; ok {
+			c.ID, c.Filename = r.DocumentID, r.Filename
+		}
+		out.Attachments = append(out.Attachments, c)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -73,13 +74,14 @@ func (s *Store) MailboxGet(ctx context.Context, reader, transportID string) (Mai
 	var it MailboxItem
 	var delivered int64
 	var fetched sql.NullInt64
+	var atts string
 	err := s.db.QueryRowContext(ctx, `SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, m.service, m.xml
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, m.service, m.xml, m.attachments
 		FROM deliveries d JOIN messages m ON m.uuid = d.message_uuid
 		WHERE `+mailboxWhere+` AND lower(d.transport_id) = lower(?)`, reader, transportID).Scan(
 		&it.TransportID, &it.SubmissionID, &it.ReaderKey, &it.ServiceURI, &delivered, &fetched,
 		&it.Message.UUID, &it.Message.Standard, &it.Message.Version, &it.Message.TypeCode, &it.Message.RootElement,
-		&it.Message.Namespace, &it.Message.Service, &it.Message.XML)
+		&it.Message.Namespace, &it.Message.Service, &it.Message.XML, &atts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return it, fmt.Errorf("mailbox message %s for %s: %w", transportID, reader, routing.ErrNotFound)
 	}
@@ -88,6 +90,9 @@ func (s *Store) MailboxGet(ctx context.Context, reader, transportID string) (Mai
 	}
 	it.DeliveredAt, it.FetchedAt = fromMicros(delivered), nullMicros(fetched)
 	it.XMLSize = int64(len(it.Message.XML))
+	if err := json.Unmarshal([]byte(atts), &it.Message.Attachments); err != nil {
+		return it, fmt.Errorf("store: message attachments: %w", err)
+	}
 	it.Message.SubmissionID = it.SubmissionID
 	it.Attachments, err = s.attachments(ctx, it.SubmissionID)
 	return it, err

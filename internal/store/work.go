@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -75,11 +76,15 @@ func (s *Store) FinishJob(ctx context.Context, submissionID string) error {
 // commit and the worker's next step) is a no-op.
 func (s *Store) SaveMapped(ctx context.Context, msg routing.Message, ev routing.StatusEvent) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		atts, err := json.Marshal(msg.Attachments)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, created_at)
-			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments, created_at)
+			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
 			msg.UUID, msg.SubmissionID, msg.Standard, msg.Version, msg.TypeCode, msg.RootElement, msg.Namespace,
-			msg.Service, msg.XML, micros(ev.Time))
+			msg.Service, msg.XML, string(atts), micros(ev.Time))
 		if err != nil {
 			return fmt.Errorf("store: save message: %w", err)
 		}
@@ -103,14 +108,21 @@ func (s *Store) MessageByUUID(ctx context.Context, uuid string) (routing.Message
 func (s *Store) message(ctx context.Context, where string, arg any) (routing.Message, error) {
 	var m routing.Message
 	var sub sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT uuid, submission_id, standard, version, type_code, root_element, namespace, service, xml
-		FROM messages `+where+` ORDER BY created_at LIMIT 1`, arg).Scan(&m.UUID, &sub, &m.Standard, &m.Version, &m.TypeCode,
-		&m.RootElement, &m.Namespace, &m.Service, &m.XML)
+	var atts string
+	err := s.db.QueryRowContext(ctx, `SELECT uuid, submission_id, standard, version, type_code, root_element, namespace, service, xml,
+		attachments FROM messages `+where+` ORDER BY created_at LIMIT 1`, arg).Scan(&m.UUID, &sub, &m.Standard, &m.Version, &m.TypeCode,
+		&m.RootElement, &m.Namespace, &m.Service, &m.XML, &atts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("message: %w", routing.ErrNotFound)
 	}
+	if err != nil {
+		return m, fmt.Errorf("store: message: %w", err)
+	}
 	m.SubmissionID = sub.String
-	return m, err
+	if err := json.Unmarshal([]byte(atts), &m.Attachments); err != nil {
+		return m, fmt.Errorf("store: message %s attachments: %w", m.UUID, err)
+	}
+	return m, nil
 }
 
 // Terminate ends a submission's pipeline work with a terminal event (rejected

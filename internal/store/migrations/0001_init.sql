@@ -43,6 +43,7 @@ CREATE TABLE messages (
     namespace     TEXT NOT NULL,
     service       TEXT NOT NULL,
     xml           BLOB NOT NULL,
+    attachments   TEXT NOT NULL DEFAULT '[]', -- JSON []routing.MessageAttachment
     created_at    INTEGER NOT NULL
 );
 CREATE INDEX messages_submission ON messages (submission_id);
