@@ -93,8 +93,8 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = time.Minute
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
+	if cfg.Workers < 0 {
+		cfg.Workers = 0 // an intake-only process: Run returns at once, RunOnce still works
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
@@ -118,6 +118,7 @@ func (p *Pipeline) Wake() {
 }
 
 // Run processes due jobs with the configured number of workers until ctx ends.
+// With zero workers it returns at once.
 func (p *Pipeline) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i := range p.cfg.Workers {

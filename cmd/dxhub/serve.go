@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dxhub/dxhub/config"
+	"github.com/dxhub/dxhub/connectors/mapping"
+	"github.com/dxhub/dxhub/connectors/portal"
+	"github.com/dxhub/dxhub/connectors/servicekonto"
+	"github.com/dxhub/dxhub/connectors/xtabox"
+	"github.com/dxhub/dxhub/dvdv"
+	"github.com/dxhub/dxhub/internal/blob"
+	"github.com/dxhub/dxhub/internal/standards"
+	"github.com/dxhub/dxhub/internal/store"
+	"github.com/dxhub/dxhub/routing"
+	"github.com/dxhub/dxhub/xoev"
+	"github.com/dxhub/dxhub/xta"
+)
+
+// loadConfig loads and validates the configuration ("" = embedded default).
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check-config", stderr)
+	path := fs.String("config", "", "configuration file (default: the embedded default)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %v", fs.Args())
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		for _, fe := range config.FieldErrors(err) {
+			fmt.Fprintf(stderr, "  %s: %s\n", fe.Key, fe.Problem)
+		}
+		if len(config.FieldErrors(err)) == 0 {
+			fmt.Fprintln(stderr, " ", err)
+		}
+		return errors.New("configuration is invalid")
+	}
+	src := cfg.Source()
+	if src == "" {
+		src = "embedded default"
+	}
+	fmt.Fprintf(stdout, "configuration OK (%s): %d tenants, %d portals, %d services, %d endpoints\n",
+		src, len(cfg.Tenants), len(cfg.Portals), len(cfg.Services), len(cfg.Endpoints))
+	for _, id := range cfg.InsecureDemoPortals() {
+		fmt.Fprintf(stdout, "warning: portal %q uses the public demo API key\n", id)
+	}
+	for _, e := range cfg.IgnoredEnv() {
+		fmt.Fprintf(stdout, "warning: environment variable %s matches no configuration key\n", e)
+	}
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	path := fs.String("config", "", "configuration file (default: the embedded default)")
+	dataDir := fs.String("data", "", "data directory (overrides hub.dataDir)")
+	listen := fs.String("listen", "", "listen address host:port (overrides hub.listen)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %v", fs.Args())
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if *dataDir != "" {
+		cfg.Hub.DataDir = *dataDir
+	}
+	if *listen != "" {
+		cfg.Hub.Listen = *listen
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	hub, err := newHub(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer hub.close()
+	return hub.serve(ctx, stdout)
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	if cfg.Hub.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// hub is the wired process: every component, built explicitly from config.
+type hub struct {
+	cfg        *config.Config
+	log        *slog.Logger
+	store      *store.Store
+	blobs      *blob.Store
+	mapper     *xoev.Mapper
+	pipeline   *routing.Pipeline
+	dispatcher *servicekonto.Dispatcher
+	notify     chan struct{}
+	handler    http.Handler
+}
+
+func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, error) {
+	for _, id := range cfg.InsecureDemoPortals() {
+		log.Warn("!!! INSECURE DEMO DEFAULT: portal uses the public API key \""+config.DemoAPIKey+
+			"\"; anyone can submit. Configure your own portals and keys before exposing this hub.", "portal", id)
+	}
+	for _, e := range cfg.IgnoredEnv() {
+		log.Warn("environment variable matches no configuration key", "var", e)
+	}
+	loc, err := cfg.Location()
+	if err != nil {
+		return nil, err
+	}
+	stdDir, err := standards.Locate(cfg.Hub.StandardsDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Hub.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	h := &hub{cfg: cfg, log: log, notify: make(chan struct{}, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			h.close()
+		}
+	}()
+	if h.store, err = store.OpenSQLite(ctx, filepath.Join(cfg.Hub.DataDir, "dxhub.db"), store.Options{}); err != nil {
+		return nil, err
+	}
+	if h.blobs, err = blob.Open(filepath.Join(cfg.Hub.DataDir, "blobs")); err != nil {
+		return nil, err
+	}
+	artDesAntrags := map[string]string{}
+	services := map[string]routing.Service{}
+	var serviceIDs []string
+	for _, s := range cfg.Services {
+		services[s.ID] = routing.Service{ID: s.ID, ServiceURI: s.ServiceURI}
+		serviceIDs = append(serviceIDs, s.ID)
+		if s.ArtDesAntrags != "" {
+			artDesAntrags[s.ID] = s.ArtDesAntrags
+		}
+	}
+	if h.mapper, err = xoev.Open(xoev.Config{
+		StandardsDir: stdDir, ServiceArtDesAntrags: artDesAntrags, Location: loc, Logger: log,
+		Product: xoev.Product{Name: "dxhub", Version: version},
+	}); err != nil {
+		return nil, fmt.Errorf("xoev: %w", err)
+	}
+	tenants := map[string]routing.Tenant{}
+	var tenantAGS, accounts []string
+	for _, t := range cfg.Tenants {
+		tenants[t.AGS] = routing.Tenant{AGS: t.AGS, Name: t.Name, DVDVKey: t.DVDVKey}
+		tenantAGS = append(tenantAGS, t.AGS)
+		accounts = append(accounts, t.DVDVKey)
+	}
+	entries := make([]dvdv.Entry, len(cfg.Endpoints))
+	for i, e := range cfg.Endpoints {
+		entries[i] = dvdv.Entry{ReaderKey: e.ReaderKey, ServiceURI: e.ServiceURI, Transport: e.Transport, URL: e.URL,
+			Intermediary: e.Intermediary, EncryptionCert: e.EncryptionCert, SignatureCert: e.SignatureCert}
+	}
+	dir, err := dvdv.NewFileDirectory("config", entries)
+	if err != nil {
+		return nil, err
+	}
+	clock := routing.SystemClock{}
+	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
+	mailbox := &xtabox.Mailbox{Store: h.store, Blobs: xtabox.BlobStore{Store: h.blobs}, Receiver: notifying{back, h.wakeNotify},
+		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock}
+	hostname, _ := os.Hostname()
+	h.pipeline, err = routing.NewPipeline(routing.PipelineConfig{
+		Store: h.store, Mapper: mapping.Mapper{X: h.mapper}, Resolver: dir,
+		Transports: map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: mailbox},
+		Tenants:    tenants, Services: services, AuthorKey: cfg.Hub.AuthorKey, AuthorName: cfg.Hub.AuthorName,
+		Retry: routing.RetryPolicy{Initial: cfg.Retry.InitialBackoff, Max: cfg.Retry.MaxBackoff, Multiplier: cfg.Retry.Multiplier,
+			Jitter: cfg.Retry.Jitter, MaxAttempts: cfg.Retry.MaxAttempts, MaxAge: cfg.Retry.MaxAge},
+		Clock: clock, Logger: log, Owner: fmt.Sprintf("%s/%d", hostname, os.Getpid()),
+		Lease: cfg.Workers.Lease, Workers: cfg.Workers.Count, Poll: cfg.Workers.PollInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	texts := servicekonto.DefaultTexts()
+	if cfg.Mailbox.Messages != "" {
+		if texts, err = servicekonto.LoadTexts(cfg.Mailbox.Messages); err != nil {
+			return nil, err
+		}
+	}
+	h.dispatcher = &servicekonto.Dispatcher{Store: h.store, Sink: &servicekonto.LocalSink{Store: h.store, Clock: clock},
+		Texts: texts, Location: loc, Clock: clock, Logger: log}
+
+	var portals []portal.Portal
+	for _, p := range cfg.Portals {
+		portals = append(portals, portal.Portal{ID: p.ID, APIKey: p.Secret(), Tenants: p.Tenants})
+	}
+	api, err := portal.New(h.store, h.blobs, portal.Options{
+		BaseURL: cfg.BaseURL(), Portals: portals, Tenants: tenantAGS, Services: serviceIDs,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes.Int64(), MaxJSONBytes: cfg.Limits.MaxJSONBytes.Int64(),
+		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64(), MaxAttachments: cfg.Limits.MaxAttachments,
+		MaxJSONDepth: cfg.Limits.MaxJSONDepth, Logger: log, Ready: h.store.Ping,
+		OnAccepted: func(string) { h.pipeline.Wake(); h.wakeNotify() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	xtaServer, err := xta.NewServer(mailbox, xta.Config{
+		WSDLDir: filepath.Join(stdDir, "xta2-v3"), BaseURL: cfg.BaseURL(), Logger: log,
+		SpoolDir: filepath.Join(cfg.Hub.DataDir, "spool"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("xta: %w", err)
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	xtaServer.Mount(mux)
+	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.Authorize))
+	h.handler = logRequests(log, mux)
+	ok = true
+	return h, nil
+}
+
+// notifying wakes the Postfach dispatcher after each committed inbound message.
+type notifying struct {
+	*routing.BackChannel
+	wake func()
+}
+
+func (n notifying) Receive(ctx context.Context, in routing.Inbound) (routing.InboundRecord, error) {
+	rec, err := n.BackChannel.Receive(ctx, in)
+	if err == nil {
+		n.wake()
+	}
+	return rec, err
+}
+
+func (h *hub) wakeNotify() {
+	select {
+	case h.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hub) close() {
+	if h.mapper != nil {
+		h.mapper.Close()
+	}
+	if h.store != nil {
+		h.store.Close()
+	}
+}
+
+// serve listens, runs the background loops, prints the ready line and shuts
+// down gracefully when ctx ends.
+func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", h.cfg.Hub.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); h.pipeline.Run(bg) }()
+	go func() { defer wg.Done(); h.dispatcher.Run(bg, 2*time.Second, h.notify) }()
+	// The pipeline also announces status changes; let the dispatcher look often.
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	h.log.Info("dxhub listening", "addr", ln.Addr().String(), "base_url", h.cfg.BaseURL(),
+		"data", h.cfg.Hub.DataDir, "workers", h.cfg.Workers.Count, "version", version)
+	fmt.Fprintf(stdout, "dxhub ready on http://%s\n", ln.Addr())
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	serr := srv.Shutdown(shutdownCtx)
+	stop()
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return serr
+}
+
+// logRequests logs each request at debug level, errors at info.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 400 {
+			level = slog.LevelInfo
+		}
+		log.Log(r.Context(), level, "http", "method", r.Method, "path", strings.SplitN(r.URL.RequestURI(), "?", 2)[0],
+			"status", rec.status, "duration", time.Since(start))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush keeps streaming responses (XTA getMessage) streaming.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
