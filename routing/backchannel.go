@@ -113,9 +113,10 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 			rec.Note = "message type " + rep.TypeCode + " is not a known back-channel message; kept"
 			break
 		}
+		// Detail is for people (portal and citizen); Evidence names the message.
 		events = append(events, StatusEvent{
 			Status: rep.Status, Time: now, Source: SourceXOEV,
-			Detail: fmt.Sprintf("%s (%s): %s", rep.RootElement, rep.TypeCode, rep.Detail), Evidence: rep.MessageUUID,
+			Detail: rep.Detail, Evidence: rep.RootElement + " " + rep.MessageUUID,
 		})
 	}
 	if err := b.Store.ReceiveInbound(ctx, rec, events); err != nil {

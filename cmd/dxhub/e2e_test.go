@@ -446,3 +446,5 @@ func TestCrashAfterAcceptBeforeDelivery(t *testing.T) {
 		t.Fatalf("mailbox not empty: %d", len(list))
 	}
 }
+
+func readFileRel(p string) ([]byte, error) { return os.ReadFile(p) }

@@ -1,0 +1,76 @@
+package routing_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/dxhub/dxhub/routing"
+)
+
+// mapParser returns canned reports by payload.
+type mapParser map[string]routing.InboundReport
+
+func (m mapParser) ParseInbound(p []byte) (routing.InboundReport, error) {
+	r, ok := m[string(p)]
+	if !ok {
+		return routing.InboundReport{}, errors.New("not XML")
+	}
+	return r, nil
+}
+
+func TestBackChannel(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeMapper{}, nil)
+	e.submit(t, "s1")
+	e.run(t) // delivered; its message UUID is uuid-s1
+	bc := &routing.BackChannel{Store: e.store, Clock: e.clock,
+		Tenants: map[string]routing.Tenant{"05315000": {AGS: "05315000", DVDVKey: "ags:05315000"}},
+		Parser: mapParser{
+			"1120":    {MessageUUID: "r1", TypeCode: "1120", RootElement: "eingangsbestaetigung", ReferencedUUID: "UUID-S1", Status: routing.StatusAcknowledged, Detail: "Eingang bestätigt"},
+			"1205":    {MessageUUID: "r2", TypeCode: "1205", RootElement: "bescheid", ReferencedUUID: "uuid-s1"},
+			"orphan":  {MessageUUID: "r3", TypeCode: "1120", ReferencedUUID: "no-such-uuid", Status: routing.StatusAcknowledged},
+			"noref":   {MessageUUID: "r4", TypeCode: "1120", Status: routing.StatusAcknowledged},
+			"foreign": {MessageUUID: "r5", TypeCode: "1100", ReferencedUUID: "uuid-s1", Status: routing.StatusRejected},
+		}}
+	tests := []struct {
+		name, payload, author string
+		wantErr               error
+		wantSub, wantNote     string
+	}{
+		{"receipt applied", "1120", "ags:05315000", nil, "s1", ""},
+		{"unknown kind kept", "1205", "ags:05315000", nil, "s1", "not a known back-channel message"},
+		{"unknown reference kept", "orphan", "ags:05315000", nil, "", "unknown message no-such-uuid"},
+		{"no reference kept", "noref", "ags:05315000", nil, "", "no reference"},
+		{"other authority not applied", "foreign", "ags:05314000", nil, "", "is not the reader"},
+		{"malformed refused", "garbage", "ags:05315000", routing.ErrMalformedInbound, "", ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := bc.Receive(ctx, routing.Inbound{TransportID: fmt.Sprint("urn:in:", i), Transport: routing.TransportXTAMailbox,
+				AuthorKey: tt.author, Payload: []byte(tt.payload)})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if rec.SubmissionID != tt.wantSub {
+				t.Errorf("submission = %q, want %q", rec.SubmissionID, tt.wantSub)
+			}
+			if tt.wantNote == "" && rec.Note != "" || tt.wantNote != "" && !strings.Contains(rec.Note, tt.wantNote) {
+				t.Errorf("note = %q, want %q", rec.Note, tt.wantNote)
+			}
+		})
+	}
+	// The same transport ID again is a duplicate and changes nothing.
+	if _, err := bc.Receive(ctx, routing.Inbound{TransportID: "urn:in:0", AuthorKey: "ags:05315000", Payload: []byte("1120")}); !errors.Is(err, routing.ErrDuplicate) {
+		t.Fatalf("duplicate err = %v", err)
+	}
+	hist := e.statuses(t, "s1")
+	if got := fmt.Sprint(hist); got != "[received validated routed delivered acknowledged]" {
+		t.Fatalf("history = %s (only the receipt may apply, once)", got)
+	}
+}
