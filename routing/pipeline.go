@@ -326,7 +326,7 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission) (bool, erro
 		res.Event = &ev
 		log.Warn("delivery failed permanently", "reason", out.Reason)
 	case Retry, Ambiguous:
-		if p.cfg.Retry.Exhausted(res.Number, sub.ReceivedAt, finished) {
+		if p.cfg.Retry.Exhausted(res.Number, retryBase(sub), finished) {
 			res.Dead = true
 			ev := p.event(StatusFailed, fmt.Sprintf("delivery gave up after %d attempts: %s", res.Number, out.Reason), out.Evidence)
 			res.Event = &ev
@@ -359,11 +359,18 @@ func deliveredDetail(d Delivery, out Outcome) string {
 // transient mapping problem). After MaxAge it fails and becomes a dead letter.
 func (p *Pipeline) retryLater(ctx context.Context, sub Submission, owner, reason string) error {
 	now := p.cfg.Clock.Now()
-	if now.Sub(sub.ReceivedAt) >= p.cfg.Retry.MaxAge {
+	if now.Sub(retryBase(sub)) >= p.cfg.Retry.MaxAge {
 		return p.cfg.Store.Terminate(ctx, sub.ID, p.event(StatusFailed, "gave up: "+reason, ""), reason)
 	}
 	p.log.Warn("submission postponed", "submission", sub.ID, "reason", reason)
 	return p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, now.Add(p.cfg.Retry.Delay(1, 0)))
+}
+
+func retryBase(sub Submission) time.Time {
+	if sub.RetryBase.IsZero() {
+		return sub.ReceivedAt
+	}
+	return sub.RetryBase
 }
 
 func firstNonEmpty(s ...string) string {

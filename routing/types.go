@@ -110,6 +110,9 @@ type Submission struct {
 	Status      Status          `json:"status"`
 	ReceivedAt  time.Time       `json:"receivedAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
+	// RetryBase starts the retry budget (RetryPolicy.MaxAge): ReceivedAt, or the
+	// time an operator last retried the submission from the dead letters.
+	RetryBase time.Time `json:"-"`
 }
 
 // StatusEvent is one entry of a submission's history. It is written in the same

@@ -38,6 +38,8 @@ func commands() []command {
 		{"status", "print the status and history of a submission", cmdStatus},
 		{"check-config", "validate a configuration without starting anything", cmdCheckConfig},
 		{"sim", "run a protocol simulator: sim fachverfahren (poll, fetch, close, reply)", cmdSim},
+		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
+		{"trace", "every ID, attempt and status event of one submission", cmdTrace},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "dxhub", version)
 			return nil
@@ -91,6 +93,12 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'dxhub <command> -h' for a command's flags.")
+}
+
+// flagSet is a flag.FlagSet with the common --json switch.
+type flagSet struct {
+	*flag.FlagSet
+	json *bool
 }
 
 // newFlags returns a flag set whose parse errors become usage errors.

@@ -325,3 +325,59 @@ func countStatus(evs []routing.StatusEvent, st routing.Status) int {
 	}
 	return n
 }
+
+func TestDeadLetterRetryAndDrop(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	for _, id := range []string{"s1", "s2"} {
+		s.CreateSubmission(ctx, newSub(id))
+		msg := routing.Message{SubmissionID: id, UUID: "u-" + id, Standard: "x", Version: "1", TypeCode: "1", RootElement: "r", Namespace: "n", Service: "s", XML: []byte("<x/>")}
+		s.SaveMapped(ctx, msg, routing.StatusEvent{Status: routing.StatusValidated, Time: t0, Source: routing.SourceHub})
+		s.SaveRoute(ctx, routing.Delivery{SubmissionID: id, MessageUUID: msg.UUID, TransportID: "t-" + id,
+			Route: routing.Route{ReaderKey: "ags:1", ServiceURI: "s", Transport: routing.TransportXTA, Endpoint: "http://x"}},
+			routing.StatusEvent{Status: routing.StatusRouted, Time: t0, Source: routing.SourceHub})
+		d, _ := s.GetDelivery(ctx, id)
+		ev := routing.StatusEvent{Status: routing.StatusFailed, Time: t0, Source: routing.SourceHub}
+		if err := s.RecordAttempt(ctx, routing.AttemptResult{Delivery: d, Number: 1, Started: t0, Finished: t0,
+			Outcome: routing.Outcome{Kind: routing.Permanent, Reason: "9012 account missing"}, Dead: true, Event: &ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dls, err := s.DeadLetters(ctx, false)
+	if err != nil || len(dls) != 2 || dls[0].Reason != "9012 account missing" || dls[0].TransportID != "t-s1" {
+		t.Fatalf("dead letters = %+v %v", dls, err)
+	}
+	later := t0.Add(time.Hour)
+	resume, err := s.RetryDeadLetter(ctx, "s1", "ops", later)
+	if err != nil || resume != routing.StatusRouted {
+		t.Fatalf("retry = %s %v", resume, err)
+	}
+	if _, err := s.RetryDeadLetter(ctx, "s1", "ops", later); !errors.Is(err, ErrNotDeadLetter) {
+		t.Fatalf("second retry err = %v", err)
+	}
+	sub, _ := s.GetSubmission(ctx, "s1")
+	d, _ := s.GetDelivery(ctx, "s1")
+	if sub.Status != routing.StatusRouted || !sub.RetryBase.Equal(later) || d.Attempts != 0 || d.TransportID != "t-s1" {
+		t.Fatalf("after retry: %+v %+v", sub, d)
+	}
+	if ids, _ := s.ClaimJobs(ctx, "w", later, time.Minute, 10); len(ids) != 1 || ids[0] != "s1" {
+		t.Fatalf("job not requeued: %v", ids)
+	}
+	if err := s.DropDeadLetter(ctx, "s2", "ops", "authority merged", later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropDeadLetter(ctx, "nope", "ops", "x", later); !errors.Is(err, ErrNotDeadLetter) {
+		t.Fatalf("drop unknown err = %v", err)
+	}
+	if open, _ := s.DeadLetters(ctx, false); len(open) != 0 {
+		t.Fatalf("open dead letters = %+v", open)
+	}
+	all, _ := s.DeadLetters(ctx, true)
+	if len(all) != 2 || all[1].Resolution != "dropped: authority merged" {
+		t.Fatalf("all = %+v", all)
+	}
+	tr, err := s.Trace(ctx, "s1")
+	if err != nil || len(tr.Messages) != 1 || tr.Delivery == nil || len(tr.Attempts) != 1 || tr.DeadLetter == nil {
+		t.Fatalf("trace = %+v %v", tr, err)
+	}
+}

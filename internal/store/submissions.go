@@ -48,10 +48,11 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 			key, hash = ns.IdempotencyKey, ns.BodyHash
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO submissions
-			(id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at, idempotency_key, body_hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at, idempotency_key, body_hash,
+			 retry_base_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sub.ID, sub.PortalID, sub.Tenant, sub.Service, sub.Reference, string(applicant), form,
-			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash); err != nil {
+			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash, micros(sub.ReceivedAt)); err != nil {
 			return fmt.Errorf("insert submission: %w", err)
 		}
 		for i, a := range sub.Attachments {
@@ -91,10 +92,11 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 		applicant, form   string
 		status            string
 		received, updated int64
+		retryBase         int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at
-		FROM submissions WHERE id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
-		&applicant, &form, &status, &received, &updated)
+	err := s.db.QueryRowContext(ctx, `SELECT id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at,
+		retry_base_at FROM submissions WHERE id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
+		&applicant, &form, &status, &received, &updated, &retryBase)
 	if errors.Is(err, sql.ErrNoRows) {
 		return routing.Submission{}, fmt.Errorf("submission %s: %w", id, routing.ErrNotFound)
 	}
@@ -106,7 +108,7 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 	}
 	sub.Form = json.RawMessage(form)
 	sub.Status = routing.Status(status)
-	sub.ReceivedAt, sub.UpdatedAt = fromMicros(received), fromMicros(updated)
+	sub.ReceivedAt, sub.UpdatedAt, sub.RetryBase = fromMicros(received), fromMicros(updated), fromMicros(retryBase)
 	sub.Attachments, err = s.attachments(ctx, id)
 	return sub, err
 }

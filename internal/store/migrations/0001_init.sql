@@ -12,7 +12,10 @@ CREATE TABLE submissions (
     received_at     INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
     idempotency_key TEXT,
-    body_hash       TEXT
+    body_hash       TEXT,
+    -- retry_base_at starts the retry budget (retry.maxAge): the receive time,
+    -- reset when an operator retries a dead letter.
+    retry_base_at   INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX submissions_idempotency ON submissions (portal_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
@@ -90,10 +93,14 @@ CREATE TABLE attempts (
 );
 CREATE INDEX attempts_delivery ON attempts (delivery_id);
 
+-- Dead letters: submissions the pipeline gave up on. An operator retries or
+-- drops them (dxhub deadletter); resolved rows stay for the audit trail.
 CREATE TABLE dead_letters (
     submission_id TEXT PRIMARY KEY REFERENCES submissions (id),
     reason        TEXT NOT NULL,
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    resolved_at   INTEGER,
+    resolution    TEXT NOT NULL DEFAULT ''   -- 'retried' or 'dropped: <why>'
 );
 
 -- Status history and outbox: notified_at is set once the citizen's Postfach has it.
