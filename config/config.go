@@ -159,6 +159,9 @@ type Portal struct {
 	APIKey     string   `mapstructure:"apiKey"`
 	APIKeyFile string   `mapstructure:"apiKeyFile"`
 	Tenants    []string `mapstructure:"tenants"` // AGS of the tenants it may submit for
+	// Webhook, if its URL is set, receives every status event of the portal's
+	// submissions, signed with HMAC-SHA512 (see connectors/webhook).
+	Webhook Webhook `mapstructure:"webhook"`
 
 	// fileKey is the trimmed content of APIKeyFile once read; fileErr the
 	// reason it could not be read.
@@ -173,6 +176,25 @@ func (p Portal) Secret() string {
 		return p.APIKey
 	}
 	return p.fileKey
+}
+
+// Webhook is a portal's status-event endpoint. The signing secret is given
+// inline (Secret) or in a file (SecretFile), exactly one of the two.
+type Webhook struct {
+	URL        string `mapstructure:"url"`
+	Secret     string `mapstructure:"secret"`
+	SecretFile string `mapstructure:"secretFile"`
+
+	fileSecret string
+	fileErr    error
+}
+
+// SigningSecret returns the inline secret or the content of SecretFile.
+func (w Webhook) SigningSecret() string {
+	if w.Secret != "" {
+		return w.Secret
+	}
+	return w.fileSecret
 }
 
 // Service is an online service (Leistung) and the XÖV message it produces.

@@ -156,9 +156,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 			merged := map[string]any{}
 			for _, el := range list {
 				if m, ok := el.(map[string]any); ok {
-					for k, v := range m {
-						merged[k] = v
-					}
+					deepMerge(merged, m)
 				}
 			}
 			walk(typ.Elem(), merged, path+"[]")
@@ -660,5 +658,25 @@ services:
 	}
 	if keys := errKeys(c.Validate()); !slices.Equal(keys, []string{"workers.pollInterval"}) {
 		t.Errorf("Validate keys = %q", keys)
+	}
+}
+
+// deepMerge copies src into dst, merging nested maps key by key, so that a
+// key counts as present if any list element has it at any depth.
+func deepMerge(dst, src map[string]any) {
+	for k, v := range src {
+		sv, sok := v.(map[string]any)
+		dv, dok := dst[k].(map[string]any)
+		if sok && dok {
+			deepMerge(dv, sv)
+			continue
+		}
+		if sok {
+			cp := map[string]any{}
+			deepMerge(cp, sv)
+			dst[k] = cp
+			continue
+		}
+		dst[k] = v
 	}
 }

@@ -128,6 +128,10 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 			p.APIKeyFile = resolvePath(baseDir, p.APIKeyFile, false)
 			p.fileKey, p.fileErr = readKeyFile(p.APIKeyFile)
 		}
+		if w := &p.Webhook; w.SecretFile != "" {
+			w.SecretFile = resolvePath(baseDir, w.SecretFile, false)
+			w.fileSecret, w.fileErr = readKeyFile(w.SecretFile)
+		}
 	}
 
 	if c.Directory.File != "" {

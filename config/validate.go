@@ -247,6 +247,7 @@ func (c *Config) validatePortals(p *problems) {
 		if len(pt.Tenants) == 0 {
 			p.add(k+".tenants", "must name at least one tenant")
 		}
+		c.validateWebhook(p, k+".webhook", &pt.Webhook)
 		seen := map[string]int{}
 		for j, ags := range pt.Tenants {
 			tk := fmt.Sprintf("%s.tenants[%d]", k, j)
@@ -399,4 +400,33 @@ func checkCertPEM(s string) error {
 		return fmt.Errorf("bad certificate: %w", err)
 	}
 	return nil
+}
+
+func (c *Config) validateWebhook(p *problems, k string, w *Webhook) {
+	if w.URL == "" {
+		if w.Secret != "" || w.SecretFile != "" {
+			p.add(k+".url", "a webhook secret is set but no url")
+		}
+		return
+	}
+	u, err := url.Parse(w.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(k+".url", "must be an absolute http(s) URL, got %q", w.URL)
+	}
+	switch {
+	case w.Secret != "" && w.SecretFile != "":
+		p.add(k, "set either secret or secretFile, not both")
+	case w.Secret == "" && w.SecretFile == "":
+		p.add(k, "needs secret or secretFile to sign the webhook calls")
+	case w.SecretFile != "":
+		if w.fileSecret == "" && w.fileErr == nil {
+			w.fileSecret, w.fileErr = readKeyFile(w.SecretFile)
+		}
+		if w.fileErr != nil {
+			p.add(k+".secretFile", "%v", w.fileErr)
+		}
+	}
+	if s := w.SigningSecret(); s != "" && len(s) < 16 {
+		p.add(k, "the signing secret must have at least 16 characters")
+	}
 }

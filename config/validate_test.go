@@ -318,3 +318,36 @@ func TestKnownStandards(t *testing.T) {
 		t.Fatalf("Transports() = %v", Transports())
 	}
 }
+
+func TestValidateWebhook(t *testing.T) {
+	tests := []struct {
+		name string
+		w    Webhook
+		want string
+	}{
+		{"none", Webhook{}, ""},
+		{"ok", Webhook{URL: "https://p.example/h", Secret: "0123456789abcdef"}, ""},
+		{"secret without url", Webhook{Secret: "0123456789abcdef"}, "portals[0].webhook.url: a webhook secret is set but no url"},
+		{"relative url", Webhook{URL: "/h", Secret: "0123456789abcdef"}, "portals[0].webhook.url: must be an absolute http(s) URL"},
+		{"no secret", Webhook{URL: "https://p.example/h"}, "portals[0].webhook: needs secret or secretFile"},
+		{"both", Webhook{URL: "https://p.example/h", Secret: "0123456789abcdef", SecretFile: "x"}, "set either secret or secretFile"},
+		{"short", Webhook{URL: "https://p.example/h", Secret: "short"}, "at least 16 characters"},
+		{"missing file", Webhook{URL: "https://p.example/h", SecretFile: "/nonexistent/secret"}, "portals[0].webhook.secretFile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.Portals[0].Webhook = tt.w
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -68,6 +68,9 @@ type PipelineConfig struct {
 	Lease     time.Duration // how long a claimed job is ours
 	Workers   int
 	Poll      time.Duration // longest idle wait between queue scans
+	// OnEvent, if set, is called after a stage committed a status event (the
+	// wiring wakes the Postfach and webhook dispatchers). It must not block.
+	OnEvent func()
 }
 
 // Pipeline drives accepted submissions through mapping, routing and delivery
@@ -212,6 +215,9 @@ func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
 		default:
 			// Delivered or beyond (or terminal): nothing left for the pipeline.
 			return p.cfg.Store.FinishJob(ctx, id)
+		}
+		if err == nil && p.cfg.OnEvent != nil {
+			p.cfg.OnEvent() // a spurious wake-up (a postponed stage) costs one empty scan
 		}
 		if err != nil || done {
 			return err

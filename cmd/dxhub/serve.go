@@ -18,6 +18,7 @@ import (
 	"github.com/dxhub/dxhub/connectors/mapping"
 	"github.com/dxhub/dxhub/connectors/portal"
 	"github.com/dxhub/dxhub/connectors/servicekonto"
+	"github.com/dxhub/dxhub/connectors/webhook"
 	"github.com/dxhub/dxhub/connectors/xtabox"
 	"github.com/dxhub/dxhub/dvdv"
 	"github.com/dxhub/dxhub/internal/blob"
@@ -124,7 +125,9 @@ type hub struct {
 	mapper     *xoev.Mapper
 	pipeline   *routing.Pipeline
 	dispatcher *servicekonto.Dispatcher
-	notify     chan struct{}
+	webhooks   *webhook.Dispatcher
+	notify     chan struct{} // wakes the Postfach dispatcher
+	hooks      chan struct{} // wakes the webhook dispatcher
 	handler    http.Handler
 }
 
@@ -147,7 +150,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err := os.MkdirAll(cfg.Hub.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	h := &hub{cfg: cfg, log: log, notify: make(chan struct{}, 1)}
+	h := &hub{cfg: cfg, log: log, notify: make(chan struct{}, 1), hooks: make(chan struct{}, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -205,6 +208,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 			Jitter: cfg.Retry.Jitter, MaxAttempts: cfg.Retry.MaxAttempts, MaxAge: cfg.Retry.MaxAge},
 		Clock: clock, Logger: log, Owner: fmt.Sprintf("%s/%d", hostname, os.Getpid()),
 		Lease: cfg.Workers.Lease, Workers: cfg.Workers.Count, Poll: cfg.Workers.PollInterval,
+		OnEvent: h.wakeNotify,
 	})
 	if err != nil {
 		return nil, err
@@ -219,9 +223,15 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		Texts: texts, Location: loc, Clock: clock, Logger: log}
 
 	var portals []portal.Portal
+	targets := map[string]webhook.Target{}
 	for _, p := range cfg.Portals {
 		portals = append(portals, portal.Portal{ID: p.ID, APIKey: p.Secret(), Tenants: p.Tenants})
+		if p.Webhook.URL != "" {
+			targets[p.ID] = webhook.Target{URL: p.Webhook.URL, Secret: p.Webhook.SigningSecret()}
+		}
 	}
+	h.webhooks = &webhook.Dispatcher{Store: h.store, Targets: targets, Clock: clock, Logger: log,
+		Retry: routing.RetryPolicy{Initial: 5 * time.Second, Max: 10 * time.Minute, Multiplier: 2, Jitter: 0.2}}
 	api, err := portal.New(h.store, h.blobs, portal.Options{
 		BaseURL: cfg.BaseURL(), Portals: portals, Tenants: tenantAGS, Services: serviceIDs,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes.Int64(), MaxJSONBytes: cfg.Limits.MaxJSONBytes.Int64(),
@@ -262,10 +272,14 @@ func (n notifying) Receive(ctx context.Context, in routing.Inbound) (routing.Inb
 	return rec, err
 }
 
+// wakeNotify wakes the Postfach and webhook dispatchers after a committed
+// status event.
 func (h *hub) wakeNotify() {
-	select {
-	case h.notify <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{h.notify, h.hooks} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -288,10 +302,10 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	bg, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); h.pipeline.Run(bg) }()
 	go func() { defer wg.Done(); h.dispatcher.Run(bg, 2*time.Second, h.notify) }()
-	// The pipeline also announces status changes; let the dispatcher look often.
+	go func() { defer wg.Done(); h.webhooks.Run(bg, 2*time.Second, h.hooks) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	h.log.Info("dxhub listening", "addr", ln.Addr().String(), "base_url", h.cfg.BaseURL(),

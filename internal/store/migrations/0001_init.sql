@@ -112,10 +112,16 @@ CREATE TABLE status_events (
     source        TEXT NOT NULL,
     detail        TEXT NOT NULL DEFAULT '',
     evidence      TEXT NOT NULL DEFAULT '',
-    notified_at   INTEGER
+    notified_at   INTEGER,                    -- handed to the citizen's Postfach
+    -- portal webhook delivery (in order per submission, retried until a 2xx)
+    webhook_at       INTEGER,
+    webhook_attempts INTEGER NOT NULL DEFAULT 0,
+    webhook_next_at  INTEGER NOT NULL DEFAULT 0,
+    webhook_error    TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX status_events_submission ON status_events (submission_id, id);
 CREATE INDEX status_events_outbox ON status_events (notified_at) WHERE notified_at IS NULL;
+CREATE INDEX status_events_webhook ON status_events (submission_id, id) WHERE webhook_at IS NULL;
 
 -- Inbound transport messages, de-duplicated by their transport ID.
 CREATE TABLE inbound_messages (
