@@ -68,6 +68,8 @@ type PipelineConfig struct {
 	Lease     time.Duration // how long a claimed job is ours
 	Workers   int
 	Poll      time.Duration // longest idle wait between queue scans
+	// Breakers configures per-endpoint circuit breakers and concurrency limits.
+	Breakers BreakerPolicy
 	// OnEvent, if set, is called after a stage committed a status event (the
 	// wiring wakes the Postfach and webhook dispatchers). It must not block.
 	OnEvent func()
@@ -77,9 +79,10 @@ type PipelineConfig struct {
 // (DESIGN §1 steps 2–4). All progress is in the store; a crashed process loses
 // only its leases, and another worker resumes from the last committed state.
 type Pipeline struct {
-	cfg  PipelineConfig
-	log  *slog.Logger
-	wake chan struct{}
+	cfg      PipelineConfig
+	log      *slog.Logger
+	wake     chan struct{}
+	breakers *Breakers
 }
 
 // NewPipeline checks the configuration and returns a pipeline.
@@ -109,7 +112,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		cfg.XTASender = "dxhub"
 	}
 	cfg.Retry = cfg.Retry.withDefaults()
-	return &Pipeline{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
+	return &Pipeline{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), breakers: NewBreakers(cfg.Breakers, cfg.Clock)}, nil
 }
 
 // Wake makes idle workers scan the queue now (called after intake commits).
@@ -211,7 +214,7 @@ func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
 		case StatusValidated:
 			done, err = p.routeStage(ctx, sub, owner)
 		case StatusRouted:
-			done, err = p.deliverStage(ctx, sub)
+			done, err = p.deliverStage(ctx, sub, owner)
 		default:
 			// Delivered or beyond (or terminal): nothing left for the pipeline.
 			return p.cfg.Store.FinishJob(ctx, id)
@@ -298,7 +301,10 @@ func (p *Pipeline) transportID(_ TransportKind, uuid string) string {
 	return "urn:de:xta:messageid:" + p.cfg.XTASender + ":" + strings.ToLower(uuid)
 }
 
-func (p *Pipeline) deliverStage(ctx context.Context, sub Submission) (bool, error) {
+// Breakers exposes the circuit breakers (state for operators and metrics).
+func (p *Pipeline) Breakers() *Breakers { return p.breakers }
+
+func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner string) (bool, error) {
 	d, err := p.cfg.Store.GetDelivery(ctx, sub.ID)
 	if err != nil {
 		return true, err
@@ -311,9 +317,18 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission) (bool, erro
 	if transport == nil {
 		return true, fmt.Errorf("routing: no transport %q for delivery of %s", d.Route.Transport, sub.ID)
 	}
+	key := endpointKey(d.Route)
+	ok, retryAt, why := p.breakers.Acquire(key)
+	if !ok {
+		// Not an attempt: the endpoint is known to be down or busy. The job
+		// waits without using up the submission's retry budget.
+		p.log.Debug("delivery deferred", "submission", sub.ID, "reason", why, "until", retryAt)
+		return true, p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, retryAt)
+	}
 	started := p.cfg.Clock.Now()
 	out := transport.Deliver(ctx, d, msg, sub)
 	finished := p.cfg.Clock.Now()
+	p.breakers.Release(key, out.Kind)
 	res := AttemptResult{Delivery: d, Number: d.Attempts + 1, Started: started, Finished: finished, Outcome: out}
 	log := p.log.With("submission", sub.ID, "transport_id", d.TransportID, "attempt", res.Number)
 	switch out.Kind {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -88,7 +89,7 @@ func newEnv(t *testing.T, mapper routing.Mapper, entries []dvdv.Entry) *env {
 		AuthorKey:  "kop:0500000001",
 		Retry: routing.RetryPolicy{Initial: time.Minute, Max: time.Hour, Multiplier: 2, Jitter: 0, MaxAttempts: 4,
 			MaxAge: 24 * time.Hour},
-		Clock: e.clock, Lease: time.Minute,
+		Clock: e.clock, Lease: time.Minute, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +99,13 @@ func newEnv(t *testing.T, mapper routing.Mapper, entries []dvdv.Entry) *env {
 
 func (e *env) submit(t *testing.T, id string) {
 	t.Helper()
+	e.submitTo(t, id, "05315000")
+}
+
+func (e *env) submitTo(t *testing.T, id, tenant string) {
+	t.Helper()
 	_, _, err := e.store.CreateSubmission(context.Background(), routing.NewSubmission{Submission: routing.Submission{
-		ID: id, PortalID: "p", Tenant: "05315000", Service: "universeller-antrag", Reference: "r",
+		ID: id, PortalID: "p", Tenant: tenant, Service: "universeller-antrag", Reference: "r",
 		Applicant: routing.Applicant{Name: "A"}, Form: []byte(`{}`), ReceivedAt: e.clock.Now(),
 	}})
 	if err != nil {
