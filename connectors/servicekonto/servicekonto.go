@@ -213,17 +213,27 @@ func (d *Dispatcher) one(ctx context.Context, n store.Notification) error {
 		return d.Store.MarkNotified(ctx, n.Event.ID, now)
 	}
 	if err := d.Sink.Notify(ctx, n, title, body); err != nil {
-		return fmt.Errorf("servicekonto: notify event %d: %w", n.Event.ID, err)
+		if !IsPermanent(err) {
+			return fmt.Errorf("servicekonto: notify event %d: %w", n.Event.ID, err)
+		}
+		// The mailbox refuses this message for good (e.g. an unknown handle):
+		// retrying would block every later event, so it is logged and skipped.
+		d.logger().Error("servicekonto: message refused permanently; skipped", "event", n.Event.ID,
+			"submission", n.Submission.ID, "mailbox", n.Submission.Applicant.Mailbox, "err", err)
 	}
 	return d.Store.MarkNotified(ctx, n.Event.ID, now)
 }
 
+func (d *Dispatcher) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.Default()
+	}
+	return d.Logger
+}
+
 // Run dispatches until ctx ends, every interval or when woken.
 func (d *Dispatcher) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
-	log := d.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := d.logger()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
