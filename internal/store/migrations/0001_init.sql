@@ -72,13 +72,14 @@ CREATE TABLE deliveries (
     transport       TEXT NOT NULL,
     endpoint        TEXT NOT NULL DEFAULT '',
     route_source    TEXT NOT NULL DEFAULT '',
-    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead', 'expired')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     last_error      TEXT NOT NULL DEFAULT '',
     created_at      INTEGER NOT NULL,
     delivered_at    INTEGER,
-    fetched_at      INTEGER                    -- the reader's acknowledgement (XTA close)
+    fetched_at      INTEGER,                   -- the reader's acknowledgement (XTA close)
+    sla_alerted_at  INTEGER                    -- when the fetch deadline was reported as breached
 );
 CREATE INDEX deliveries_mailbox ON deliveries (reader_key, transport, state, fetched_at);
 
