@@ -48,12 +48,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 	_ "time/tzdata" // hub.timezone must load on hosts without a zoneinfo database
@@ -81,6 +83,8 @@ type Config struct {
 	Directory Directory  `mapstructure:"directory"`
 	Endpoints []Endpoint `mapstructure:"endpoints"`
 	Mailbox   Mailbox    `mapstructure:"mailbox"`
+	DVDV      DVDV       `mapstructure:"dvdv"`
+	XTA       XTA        `mapstructure:"xta"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -210,7 +214,52 @@ type Service struct {
 	// SLA is how long the reader may take to fetch a message before an alert;
 	// 0 in the file means DefaultSLA.
 	SLA time.Duration `mapstructure:"sla"`
+	// Profile is the declarative mapping profile (xoev.LoadProfile): a YAML
+	// file relative to the config file, or "builtin:NAME" for a profile
+	// shipped in the binary (config/profiles/NAME.yaml). Empty: the service
+	// uses the built-in Go mapping of universellerAntrag.antrag.1200.
+	Profile string `mapstructure:"profile"`
 }
+
+// BuiltinProfilePrefix marks a profile shipped in the binary.
+const BuiltinProfilePrefix = "builtin:"
+
+//go:embed profiles/*.yaml
+var builtinProfiles embed.FS
+
+// BuiltinProfiles returns the names of the profiles shipped in the binary.
+func BuiltinProfiles() []string {
+	entries, _ := fs.ReadDir(builtinProfiles, "profiles")
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	return out
+}
+
+// ReadProfile returns the profile file of a service and a name for errors.
+func ReadProfile(s Service) (name string, data []byte, err error) {
+	if s.Profile == "" {
+		return "", nil, fmt.Errorf("config: service %s has no profile", s.ID)
+	}
+	if n, ok := strings.CutPrefix(s.Profile, BuiltinProfilePrefix); ok {
+		if !builtinProfileName.MatchString(n) {
+			return "", nil, fmt.Errorf("config: service %s: invalid builtin profile name %q", s.ID, n)
+		}
+		data, err := builtinProfiles.ReadFile("profiles/" + n + ".yaml")
+		if err != nil {
+			return "", nil, fmt.Errorf("config: service %s: no builtin profile %q (have %s)", s.ID, n, strings.Join(BuiltinProfiles(), ", "))
+		}
+		return s.Profile, data, nil
+	}
+	data, err = os.ReadFile(s.Profile)
+	if err != nil {
+		return "", nil, fmt.Errorf("config: service %s profile: %w", s.ID, err)
+	}
+	return s.Profile, data, nil
+}
+
+var builtinProfileName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // DefaultSLA applies to services that set no sla (DESIGN §4: three days).
 const DefaultSLA = 72 * time.Hour
@@ -244,11 +293,22 @@ type Endpoint struct {
 	origin string
 }
 
-// Mailbox configures the citizen's Servicekonto Postfach texts.
+// Mailbox configures the citizen's Servicekonto Postfach: the texts, and the
+// remote Postfach REST interface (BundID-style, mTLS). Without URL the hub
+// keeps messages in its local Postfach (embedded default).
 type Mailbox struct {
 	// Messages is an optional YAML template file with the German Postfach
 	// texts per status.
 	Messages string `mapstructure:"messages"`
+	// URL is the base URL of the Postfach REST interface.
+	URL string `mapstructure:"url"`
+	// CertFile/KeyFile are the hub's client certificate; CAFile the server CA.
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
+	CAFile   string `mapstructure:"caFile"`
+	// Sender and ReplyAddress appear in every message.
+	Sender       string `mapstructure:"sender"`
+	ReplyAddress string `mapstructure:"replyAddress"`
 }
 
 // The transports an endpoint may name.
@@ -267,6 +327,9 @@ func Transports() []string {
 // name. Later issues add xbau-2.6, xbau-2.3, xdomea-3.0.0 here.
 var knownStandards = []string{
 	"xbau-kernmodul-1.3.0",
+	"xbau-2.6",
+	"xbau-2.3",
+	"xdomea-3.0.0",
 }
 
 // KnownStandards returns the standards services[].standard may name.
@@ -276,6 +339,7 @@ func KnownStandards() []string { return append([]string(nil), knownStandards...)
 // a config file brings its own tenants, portals, services and endpoints.
 func defaults() Config {
 	return Config{
+		DVDV: DefaultDVDV(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

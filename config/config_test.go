@@ -69,8 +69,8 @@ func TestDefault(t *testing.T) {
 	if !ok || s.Standard != "xbau-kernmodul-1.3.0" || s.MessageType != "universellerAntrag.antrag.1200" || s.SLA != 72*time.Hour {
 		t.Errorf("services = %+v", c.Services)
 	}
-	wantEP := []Endpoint{{ReaderKey: "ags:05315000", ServiceURI: s.ServiceURI, Transport: TransportXTAMailbox}}
-	if !reflect.DeepEqual(c.Endpoints, wantEP) {
+	wantEP := Endpoint{ReaderKey: "ags:05315000", ServiceURI: s.ServiceURI, Transport: TransportXTAMailbox}
+	if len(c.Endpoints) != len(c.Services) || !reflect.DeepEqual(c.Endpoints[0], wantEP) {
 		t.Errorf("endpoints = %+v; want %+v", c.Endpoints, wantEP)
 	}
 	if c.ListenAddr() != "127.0.0.1:8080" || c.BaseURL() != "http://127.0.0.1:8080" {
@@ -179,8 +179,8 @@ func TestEnvOverridesList(t *testing.T) {
 			}
 		}
 	}
-	if len(got) != 25 {
-		t.Errorf("got %d overrides; want 25 (hub 9, limits 5, workers 3, retry 6, directory 1, mailbox 1)", len(got))
+	if len(got) != 61 {
+		t.Errorf("got %d overrides; want 61 (hub 9, limits 5, workers 3, retry 6, directory 1, mailbox 7, dvdv 16, xta 14)", len(got))
 	}
 	for key, env := range map[string]string{
 		"hub.listen":          "DXHUB_HUB_LISTEN",

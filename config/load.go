@@ -122,6 +122,17 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 	}
 	c.Directory.File = resolvePath(baseDir, c.Directory.File, fromEnv["directory.file"] != "")
 	c.Mailbox.Messages = resolvePath(baseDir, c.Mailbox.Messages, fromEnv["mailbox.messages"] != "")
+	c.DVDV.CertFile = resolvePath(baseDir, c.DVDV.CertFile, fromEnv["dvdv.certfile"] != "")
+	c.DVDV.KeyFile = resolvePath(baseDir, c.DVDV.KeyFile, fromEnv["dvdv.keyfile"] != "")
+	c.DVDV.CAFile = resolvePath(baseDir, c.DVDV.CAFile, fromEnv["dvdv.cafile"] != "")
+	c.Mailbox.CertFile = resolvePath(baseDir, c.Mailbox.CertFile, fromEnv["mailbox.certfile"] != "")
+	c.Mailbox.KeyFile = resolvePath(baseDir, c.Mailbox.KeyFile, fromEnv["mailbox.keyfile"] != "")
+	c.Mailbox.CAFile = resolvePath(baseDir, c.Mailbox.CAFile, fromEnv["mailbox.cafile"] != "")
+	for i := range c.Services {
+		if pr := c.Services[i].Profile; pr != "" && !strings.HasPrefix(pr, BuiltinProfilePrefix) {
+			c.Services[i].Profile = resolvePath(baseDir, pr, false)
+		}
+	}
 	for i := range c.Portals {
 		p := &c.Portals[i]
 		if p.APIKeyFile != "" {

@@ -89,7 +89,44 @@ func (c *Config) Validate() error {
 			p.add("mailbox.messages", "%s is not a regular file", f)
 		}
 	}
+	c.validateMailbox(&p)
+	for _, e := range c.DVDV.Validate("dvdv") {
+		p = append(p, e)
+	}
+	if err := c.XTA.Validate("xta"); err != nil {
+		p = append(p, err)
+	}
 	return errors.Join(p...)
+}
+
+func (c *Config) validateMailbox(p *problems) {
+	m := c.Mailbox
+	if m.URL == "" {
+		for k, v := range map[string]string{"certFile": m.CertFile, "keyFile": m.KeyFile, "caFile": m.CAFile} {
+			if v != "" {
+				p.add("mailbox."+k, "is set but mailbox.url is empty (the local Postfach needs no certificates)")
+			}
+		}
+		return
+	}
+	u, err := url.Parse(m.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p.add("mailbox.url", "must be an absolute http(s) URL, got %q", m.URL)
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		p.add("mailbox", "certFile and keyFile must be given together")
+	}
+	for k, v := range map[string]string{"certFile": m.CertFile, "keyFile": m.KeyFile, "caFile": m.CAFile} {
+		if v == "" {
+			continue
+		}
+		if _, err := os.Stat(v); err != nil {
+			p.add("mailbox."+k, "%v", err)
+		}
+	}
+	if m.Sender == "" {
+		p.add("mailbox.sender", "is required with mailbox.url (shown as the sender of every message)")
+	}
 }
 
 func (c *Config) validateHub(p *problems) {
@@ -278,6 +315,13 @@ func (c *Config) validateServices(p *problems) {
 		}
 		if s.SLA < 0 {
 			p.add(k+".sla", "must not be negative")
+		}
+		if s.Profile != "" {
+			if _, _, err := ReadProfile(s); err != nil {
+				p.add(k+".profile", "%v", err)
+			}
+		} else if s.Standard != "xbau-kernmodul-1.3.0" {
+			p.add(k+".profile", "standard %s needs a mapping profile (only xbau-kernmodul-1.3.0 has a built-in Go mapping)", s.Standard)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,17 +191,20 @@ func TestValidate(t *testing.T) {
 		{
 			name:   "duplicate service ID",
 			mutate: func(c *Config) { c.Services = append(c.Services, c.Services[0]) },
-			want:   []string{"services[1].id"},
+			want:   []string{"services[4].id"},
 		},
 		{name: "service URI relative", mutate: func(c *Config) { c.Services[0].ServiceURI = "xbau/antrag" }, want: []string{"services[0].serviceURI"}},
 		{name: "service URI empty", mutate: func(c *Config) { c.Services[0].ServiceURI = "" }, want: []string{"services[0].serviceURI"}},
 		{name: "service URI with space", mutate: func(c *Config) { c.Services[0].ServiceURI = "urn:a b" }, want: []string{"services[0].serviceURI"}},
 		{
 			name:   "unknown standard",
-			mutate: func(c *Config) { c.Services[0].Standard = "xbau-2.6" },
+			mutate: func(c *Config) { c.Services[0].Standard = "xbau-9.9" },
 			want:   []string{"services[0].standard"},
-			msg:    `unknown standard "xbau-2.6" (known: xbau-kernmodul-1.3.0)`,
+			msg:    `unknown standard "xbau-9.9" (known: xbau-kernmodul-1.3.0, xbau-2.6, xbau-2.3, xdomea-3.0.0)`,
 		},
+		{name: "unknown builtin profile", mutate: func(c *Config) { c.Services[1].Profile = "builtin:nope" }, want: []string{"services[1].profile"}, msg: `no builtin profile "nope"`},
+		{name: "missing profile file", mutate: func(c *Config) { c.Services[1].Profile = "/nonexistent/p.yaml" }, want: []string{"services[1].profile"}},
+		{name: "standard without Go mapping needs a profile", mutate: func(c *Config) { c.Services[1].Profile = "" }, want: []string{"services[1].profile"}},
 		{name: "messageType empty", mutate: func(c *Config) { c.Services[0].MessageType = "" }, want: []string{"services[0].messageType"}},
 		{name: "negative SLA", mutate: func(c *Config) { c.Services[0].SLA = -time.Hour }, want: []string{"services[0].sla"}},
 
@@ -220,14 +224,14 @@ func TestValidate(t *testing.T) {
 		{
 			name:   "duplicate endpoint pair",
 			mutate: func(c *Config) { c.Endpoints = append(c.Endpoints, c.Endpoints[0]) },
-			want:   []string{"endpoints[1]"},
+			want:   []string{"endpoints[4]"},
 			msg:    `duplicate endpoint for reader "ags:05315000" and service "` + uri + `" (first at endpoints[0])`,
 		},
 		{
 			name: "same reader, other service is fine",
 			mutate: func(c *Config) {
 				e := c.Endpoints[0]
-				e.ServiceURI = "urn:xoev-de:xbau:baugenehmigung"
+				e.ServiceURI = "urn:xoev-de:other:service"
 				c.Endpoints = append(c.Endpoints, e)
 			},
 		},
@@ -346,6 +350,35 @@ func TestValidateWebhook(t *testing.T) {
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateMailbox(t *testing.T) {
+	dir := t.TempDir()
+	cert := dir + "/c.pem"
+	os.WriteFile(cert, []byte("x"), 0o600)
+	tests := []struct {
+		name string
+		m    Mailbox
+		want string
+	}{
+		{"local", Mailbox{}, ""},
+		{"remote ok", Mailbox{URL: "https://postfach.example/api", CertFile: cert, KeyFile: cert, Sender: "Stadt Köln"}, ""},
+		{"cert without url", Mailbox{CertFile: cert}, "mailbox.certFile: is set but mailbox.url is empty"},
+		{"bad url", Mailbox{URL: "postfach", Sender: "x"}, "mailbox.url: must be an absolute"},
+		{"cert without key", Mailbox{URL: "https://p.example", CertFile: cert, Sender: "x"}, "certFile and keyFile must be given together"},
+		{"missing file", Mailbox{URL: "https://p.example", CAFile: dir + "/nope", Sender: "x"}, "mailbox.caFile"},
+		{"no sender", Mailbox{URL: "https://p.example"}, "mailbox.sender: is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.Mailbox = tt.m
+			err := c.Validate()
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})

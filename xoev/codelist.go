@@ -115,6 +115,26 @@ func LoadCodeLists(dir string) (*CodeLists, error) {
 	return cl, nil
 }
 
+// LoadCodeListDirs loads several directories into one set. A list (URI and
+// version) found again in a later directory is skipped: the first directory
+// wins, so an operator directory listed first can override a bundled list.
+// Within one directory duplicates remain errors (see LoadCodeLists).
+func LoadCodeListDirs(dirs ...string) (*CodeLists, error) {
+	out := &CodeLists{lists: map[string]*CodeList{}}
+	for _, d := range dirs {
+		cl, err := LoadCodeLists(d)
+		if err != nil {
+			return nil, err
+		}
+		for k, l := range cl.lists {
+			if _, dup := out.lists[k]; !dup {
+				out.lists[k] = l
+			}
+		}
+	}
+	return out, nil
+}
+
 // genericode 1.0 subset.
 type gcCodeList struct {
 	XMLName        xml.Name `xml:"http://docs.oasis-open.org/codelist/ns/genericode/1.0/ CodeList"`

@@ -57,4 +57,9 @@ const (
 const (
 	xbau26Dir   = "xoev/xbau/2.6/xsd_dev"
 	codeListDir = "xoev/codelists"
+	// xdomeaCodeListDir holds the xdomea 3.0.0 genericode lists.
+	xdomeaCodeListDir = "xoev/xdomea/schemes/xdomea_3.0.0/code_lists"
 )
+
+// ListDVDVPraefix is the code list of the XInneres behoerdenkennung/praefix.
+const ListDVDVPraefix = "urn:xoev-de:bund:bmi:bit:codeliste:dvdv.praefix"

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer v.Close()
-		lists, err := LoadCodeLists(filepath.Join(dir, "xoev", "codelists"))
+		lists, err := LoadCodeListDirs(filepath.Join(dir, "xoev", "codelists"), filepath.Join(dir, filepath.FromSlash(xdomeaCodeListDir)))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

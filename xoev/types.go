@@ -130,6 +130,7 @@ type SchemaError struct {
 // Issue is one validation finding with its line in the document (0 if unknown).
 type Issue struct {
 	Line    int
+	Path    string // element path such as /baugenehmigung.antrag.0200/bauvorhaben ("" if unknown)
 	Message string
 }
 
@@ -141,7 +142,11 @@ func (e *SchemaError) Error() string {
 			fmt.Fprintf(&b, " (and %d more)", len(e.Issues)-10)
 			break
 		}
-		fmt.Fprintf(&b, " line %d: %s;", is.Line, is.Message)
+		if is.Path != "" {
+			fmt.Fprintf(&b, " line %d %s: %s;", is.Line, is.Path, is.Message)
+		} else {
+			fmt.Fprintf(&b, " line %d: %s;", is.Line, is.Message)
+		}
 	}
 	return strings.TrimSuffix(b.String(), ";")
 }

@@ -1,11 +1,14 @@
 package xoev
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -38,6 +41,49 @@ func SchemaFor(namespace, rootLocal string) string {
 	return ""
 }
 
+// Namespaces of the other deployed schema sets.
+const (
+	NSXBau26      = "http://www.xleitstelle.de/xbau/2/6"
+	NSXBau23      = "http://www.xleitstelle.de/xbau/2/3"
+	NSKernmodul11 = "http://www.xleitstelle.de/xbau/kernmodul/1/1"
+	NSXdomea300   = "urn:xoev-de:xdomea:schema:3.0.0"
+)
+
+// Schema files by convention.
+const (
+	xbau23Driver = "xoev/drivers/xbau-2.3-all.xsd"
+	xdomea300XSD = "xoev/xdomea/schemes/xdomea_3.0.0/xdomea.xsd"
+)
+
+var processName = regexp.MustCompile(`^[A-Za-z]+$`)
+
+// schemaByConvention finds the XSD of roots outside schemaRules: XBau 2.6
+// <prozess>.… → xbau-nachrichten-<prozess>.xsd (if deployed), XBau 2.3 and
+// Kernmodul 1.1 → the driver schema (libxml2 first-import quirk), xdomea
+// 3.0.0 → xdomea.xsd.
+func (v *Validator) schemaByConvention(space, local string) string {
+	switch space {
+	case NSXBau26:
+		proc, _, _ := strings.Cut(local, ".")
+		if !processName.MatchString(proc) {
+			return ""
+		}
+		f := xbau26Dir + "/xbau-nachrichten-" + proc + ".xsd"
+		if proc == "prozessnachrichten" || proc == "bauordnungsrechtlicheProzessnachrichten" {
+			f = xbau26Dir + "/xbau-bauordnungsrechtlicheProzessnachrichten.xsd"
+		}
+		if _, err := os.Stat(filepath.Join(v.dir, filepath.FromSlash(f))); err != nil {
+			return ""
+		}
+		return f
+	case NSXBau23, NSKernmodul11:
+		return xbau23Driver
+	case NSXdomea300:
+		return xdomea300XSD
+	}
+	return ""
+}
+
 // ErrNoSchema: no schema is configured for a document's root element.
 var ErrNoSchema = errors.New("no schema for root element")
 
@@ -60,6 +106,7 @@ func initLibxml2() error {
 			}
 			initErr = fmt.Errorf("xoev: libxml2 init: %w", err)
 		}
+		installNoNet()
 	})
 	return initErr
 }
@@ -152,6 +199,9 @@ func (v *Validator) Validate(ctx context.Context, doc []byte) error {
 	}
 	file := SchemaFor(space, local)
 	if file == "" {
+		file = v.schemaByConvention(space, local)
+	}
+	if file == "" {
 		return fmt.Errorf("xoev: %w: {%s}%s", ErrNoSchema, space, local)
 	}
 	return v.ValidateAgainst(ctx, file, local, doc)
@@ -161,6 +211,9 @@ func (v *Validator) Validate(ctx context.Context, doc []byte) error {
 // standards directory); root only labels errors.
 func (v *Validator) ValidateAgainst(ctx context.Context, file, root string, doc []byte) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkSchemaPath(file); err != nil {
 		return err
 	}
 	v.mu.RLock()
@@ -182,7 +235,7 @@ func (v *Validator) ValidateAgainst(ctx context.Context, file, root string, doc 
 	switch {
 	case errors.As(err, &ve):
 		for _, e := range ve.Errors {
-			se.Issues = append(se.Issues, Issue{Line: e.Line, Message: strings.TrimSpace(e.Message)})
+			se.Issues = append(se.Issues, Issue{Line: e.Line, Path: elementPathAt(doc, e.Line), Message: strings.TrimSpace(e.Message)})
 		}
 	case errors.As(err, &pe):
 		se.Issues = []Issue{{Message: "not well-formed: " + pe.Error()}}
@@ -193,6 +246,65 @@ func (v *Validator) ValidateAgainst(ctx context.Context, file, root string, doc 
 		se.Issues = []Issue{{Message: err.Error()}}
 	}
 	return se
+}
+
+// Compile compiles (and caches) the XSD file, relative to the standards
+// directory, so that a broken schema set fails at start-up. The path must stay
+// below the directory.
+func (v *Validator) Compile(file string) error {
+	if err := checkSchemaPath(file); err != nil {
+		return err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.closed {
+		return ErrValidatorClosed
+	}
+	_, err := v.schema(file)
+	return err
+}
+
+func checkSchemaPath(file string) error {
+	if !schemaPath.MatchString(file) || strings.Contains("/"+file+"/", "/../") {
+		return fmt.Errorf("xoev: schema %q must be a relative path below the standards directory ending in .xsd", file)
+	}
+	return nil
+}
+
+// elementPathAt returns the path (/root/child/…, local names) of the element
+// that starts on line, or of the innermost element open there; "" if unknown.
+func elementPathAt(doc []byte, line int) string {
+	if line <= 0 {
+		return ""
+	}
+	dec := xml.NewDecoder(bytes.NewReader(doc))
+	var stack []string
+	last := ""
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return last
+		}
+		l, _ := dec.InputPos()
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, t.Name.Local)
+			if l == line {
+				return "/" + strings.Join(stack, "/")
+			}
+			if l > line {
+				return last
+			}
+		case xml.EndElement:
+			if l >= line {
+				return "/" + strings.Join(stack, "/")
+			}
+			stack = stack[:len(stack)-1]
+		}
+		if l < line && len(stack) > 0 {
+			last = "/" + strings.Join(stack, "/")
+		}
+	}
 }
 
 // Close frees the compiled schemas. Running validations finish first; later

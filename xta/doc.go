@@ -1,16 +1,24 @@
-// Package xta implements the hub's side of XTA 2 Version 3 (WSDL namespace
+// Package xta implements XTA 2 Version 3 (WSDL namespace
 // http://xoev.de/transport/xta/211): a SOAP 1.2 / WS-Addressing codec with a
-// hardened envelope parser and an XTA server (the built-in mailbox) exposing
-// the MsgBoxPort (getStatusList, getMessage, close), the SendXtaPort
-// (sendMessage) and the ManagementPort (checkAccountActive) as http.Handlers.
+// hardened streaming parser, MTOM/XOP in both directions, an XTA server (the
+// hub's built-in mailbox) and an XTA client.
 //
-// The server talks to storage only through the consumer-side Backend
-// interface. Attachments travel as inline base64 inside
-// xta:GenericContentContainer: outbound they are encoded straight from
-// Content.Open into the http.ResponseWriter, inbound they are decoded while
-// the request is read and spooled to temporary files, so no attachment is
-// ever held whole in memory. MTOM/XOP is not supported (yet): such requests
-// are answered with a clear SOAP fault.
+// The Server serves every operation of the WSDL as http.Handlers:
+// ManagementPort (checkAccountActive, lookupService, createMessageId,
+// getTransportReport, cancelMessage), SendXtaPort (sendMessage,
+// sendMessageSync) and MsgBoxPort (getStatusList, getNextStatusList,
+// getMessage, getNextMessage, close), with MsgSelector, MsgBoxRequestID
+// iteration, ItemsPending and NoMessageAvailable reasons. It talks to storage
+// only through the consumer-side Backend interface (SyncBackend and
+// CancelBackend are optional). With Config.ClientCerts, callers authenticate
+// with TLS client certificates mapped to the identities they may act for.
+//
+// Contents are streamed in both directions and never held whole in memory:
+// inline base64 is encoded from Content.Open into the response and decoded
+// while a request is read; with MTOM (multipart/related;
+// type="application/xop+xml") each content travels as its own binary part,
+// read from or spooled to files part by part. Responses mirror the request's
+// packaging unless Config.MTOM forces MTOM.
 //
 // Faults carry the XTA exception detail (xta:PermissionDeniedException …)
 // with an errorCode from the code list urn:de:xta:webservice:codeliste:fehlernummer;

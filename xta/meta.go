@@ -51,11 +51,18 @@ type MessageMeta struct {
 	InReplyTo     []string
 	// Size is the size of the content in bytes (MsgSize), 0 if unknown.
 	Size int64
-	// Origin is the author's creation time, Delivery the time the message
-	// entered the reader's mailbox. Zero times are omitted.
-	Origin   time.Time
-	Delivery time.Time
-	TestMsg  bool
+	// DeliveryAttributes timestamps; zero times are omitted. Origin is the
+	// author's creation time, InitialSend the first send to the server,
+	// NotBefore the earliest delivery, Delivery the time the message entered
+	// the reader's mailbox, InitialFetch the reader's first fetch (close) and
+	// Reception the reader's acceptance.
+	Origin       time.Time
+	InitialSend  time.Time
+	NotBefore    time.Time
+	Delivery     time.Time
+	InitialFetch time.Time
+	Reception    time.Time
+	TestMsg      bool
 }
 
 func (m MessageMeta) validate() error {
@@ -116,11 +123,14 @@ func (x *Writer) WriteMessageMetaData(m MessageMeta) {
 		x.Start("oscimeta:MessageMetaData")
 	}
 	x.Start("oscimeta:DeliveryAttributes")
-	if !m.Origin.IsZero() {
-		x.Elem("oscimeta:Origin", xsdTime(m.Origin))
-	}
-	if !m.Delivery.IsZero() {
-		x.Elem("oscimeta:Delivery", xsdTime(m.Delivery))
+	for _, t := range []struct {
+		name string
+		t    time.Time
+	}{{"oscimeta:Origin", m.Origin}, {"oscimeta:InitialSend", m.InitialSend}, {"oscimeta:NotBefore", m.NotBefore},
+		{"oscimeta:Delivery", m.Delivery}, {"oscimeta:InitialFetch", m.InitialFetch}, {"oscimeta:Reception", m.Reception}} {
+		if !t.t.IsZero() {
+			x.Elem(t.name, xsdTime(t.t))
+		}
 	}
 	x.End("oscimeta:DeliveryAttributes")
 	x.Start("oscimeta:Originators")
@@ -191,11 +201,14 @@ func ParseMessageMetaData(el *Element) (MessageMeta, error) {
 	var m MessageMeta
 	var err error
 	da := el.Child(NSOSCIMeta, "DeliveryAttributes")
-	if m.Origin, err = parseTime(da.Child(NSOSCIMeta, "Origin"), "Origin"); err != nil {
-		return m, err
-	}
-	if m.Delivery, err = parseTime(da.Child(NSOSCIMeta, "Delivery"), "Delivery"); err != nil {
-		return m, err
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"Origin", &m.Origin}, {"InitialSend", &m.InitialSend}, {"NotBefore", &m.NotBefore},
+		{"Delivery", &m.Delivery}, {"InitialFetch", &m.InitialFetch}, {"Reception", &m.Reception}} {
+		if *f.t, err = parseTime(da.Child(NSOSCIMeta, f.name), f.name); err != nil {
+			return m, err
+		}
 	}
 	m.AuthorKey, m.AuthorType = parseParty(el.Child(NSOSCIMeta, "Originators").Child(NSOSCIMeta, "Author"))
 	m.ReaderKey, m.ReaderType = parseParty(el.Child(NSOSCIMeta, "Destinations").Child(NSOSCIMeta, "Reader"))

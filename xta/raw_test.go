@@ -232,10 +232,6 @@ func get(t *testing.T, url string) rawResponse {
 // TestResponsesValidateWithXmllint extracts the header blocks and body
 // children of real responses and validates each against the XSD declaring it.
 func TestResponsesValidateWithXmllint(t *testing.T) {
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		t.Fatal("xmllint not installed (apt-get install libxml2-utils)")
-	}
 	h := newHarness(t, nil)
 	id := "urn:de:xta:messageid:dxhub:6f1c2d3e-0000-4000-8000-000000000009"
 	meta := sampleMeta(id, hubKey, readerKey)
@@ -253,6 +249,30 @@ func TestResponsesValidateWithXmllint(t *testing.T) {
 		"empty":   post(t, h.url+xta.PathMsgBox, soapCT, "", request(xta.ActionGetStatusList, hubKey, `<osci:MsgBoxStatusListRequest/>`)).body,
 		"fault":   post(t, h.url+xta.PathMsgBox, soapCT, "", request(xta.ActionGetStatusList, "ags:0", `<osci:MsgBoxStatusListRequest/>`)).body,
 		"unknown": post(t, h.url+xta.PathMsgBox, soapCT, "", request(xta.ActionClose, readerKey, `<osci:MsgBoxCloseRequest MsgBoxRequestID="1"><osci:LastMsgReceived>urn:x</osci:LastMsgReceived></osci:MsgBoxCloseRequest>`)).body,
+		"lookup": post(t, h.url+xta.PathManagement, soapCT, "", request(xta.ActionLookupService, hubKey,
+			`<xta:LookupServiceRequest xmlns:xta="http://xoev.de/transport/xta/211"><xta:LookupServiceRequestList><xta:LookupService><om:Reader><om:Identifier type="xoev">`+readerKey+`</om:Identifier></om:Reader><xta:ServiceType>urn:svc</xta:ServiceType></xta:LookupService></xta:LookupServiceRequestList><xta:LookupServiceRequestList><xta:LookupService><om:Reader><om:Identifier type="xoev">ags:0</om:Identifier></om:Reader><xta:ServiceType>urn:svc</xta:ServiceType></xta:LookupService></xta:LookupServiceRequestList></xta:LookupServiceRequest>`)).body,
+		"createid": post(t, h.url+xta.PathManagement, soapCT, "", request(xta.ActionCreateMessageID, hubKey, ``)).body,
+		"report":   post(t, h.url+xta.PathManagement, soapCT, "", request(xta.ActionGetTransportReport, readerKey, `<wsa:MessageID>`+id+`</wsa:MessageID>`)).body,
+		"cancel":   post(t, h.url+xta.PathManagement, soapCT, "", request(xta.ActionCancelMessage, readerKey, `<wsa:MessageID>`+id+`</wsa:MessageID>`)).body,
+		"nextlist": post(t, h.url+xta.PathMsgBox, soapCT, "", request(xta.ActionGetNextStatusList, readerKey, `<osci:MsgBoxGetNextRequest MsgBoxRequestID="urn:uuid:gone"/>`)).body,
+	}
+	validated := xmllintValidate(t, responses)
+	for _, must := range []string{"MessageMetaData", "MsgStatusList", "MsgBoxResponse", "GenericContentContainer", "PermissionDeniedException",
+		"InvalidMessageIDException", "Action", "RelatesTo", "Envelope", "TransportReport", "LookupServiceResponse", "MessageID"} {
+		if !validated[must] {
+			t.Errorf("%s was never validated", must)
+		}
+	}
+}
+
+// xmllintValidate checks every header block, body element and fault detail
+// of each response, and each whole envelope, with xmllint against the XTA
+// schema set; it returns the local names of the validated elements.
+func xmllintValidate(t *testing.T, responses map[string]string) map[string]bool {
+	t.Helper()
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		t.Fatal("xmllint not installed (apt-get install libxml2-utils)")
 	}
 	schemaDir := filepath.Join(testenv.MustStandardsDir(t), "xta2-v3")
 	schemaFor := map[string]string{
@@ -314,11 +334,7 @@ func TestResponsesValidateWithXmllint(t *testing.T) {
 			validated[el.Tag] = true
 		}
 	}
-	for _, must := range []string{"MessageMetaData", "MsgStatusList", "MsgBoxResponse", "GenericContentContainer", "PermissionDeniedException", "InvalidMessageIDException", "Action", "RelatesTo", "Envelope"} {
-		if !validated[must] {
-			t.Errorf("%s was never validated", must)
-		}
-	}
+	return validated
 }
 
 func truncate(b []byte) []byte {

@@ -38,8 +38,13 @@ func (st *sendState) begin(ctx context.Context, req *request) error {
 		return NewFault(CodeInvalidParameters, fmt.Sprintf("oscimeta:Author header %q differs from MessageMetaData author %q", req.author, meta.AuthorKey))
 	}
 	req.author = meta.AuthorKey
-	if err := st.s.checkAccount(ctx, meta.AuthorKey, "MessageMetaData/Originators/Author"); err != nil {
+	if err := st.s.checkAccount(ctx, req, meta.AuthorKey, "MessageMetaData/Originators/Author"); err != nil {
 		return err
+	}
+	if req.action == ActionSendMessageSync {
+		if _, ok := st.s.b.(SyncBackend); !ok {
+			return NewFault(CodeServiceOnlyAsync, fmt.Sprintf("service %q is only available asynchronously (sendMessage)", meta.Service))
+		}
 	}
 	st.meta = meta
 	return nil
@@ -50,6 +55,7 @@ func (st *sendState) body(p *parser, start xml.StartElement) error {
 	if st.seenBody {
 		return paramErr("Body must contain exactly one xta:GenericContentContainer")
 	}
+
 	st.seenBody = true
 	return p.streamContainer(start, st.spool)
 }
@@ -67,7 +73,7 @@ func (st *sendState) spool(index int, h ContentHeader, r io.Reader) error {
 	if err != nil {
 		var pe *paramError
 		var mbe *http.MaxBytesError
-		if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrMTOMUnsupported) ||
+		if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrMTOM) ||
 			errors.As(err, &pe) || errors.As(err, &mbe) {
 			return err
 		}
@@ -81,14 +87,18 @@ func (st *sendState) spool(index int, h ContentHeader, r io.Reader) error {
 		return paramErr("content %d (%s): size attribute says %d bytes, content has %d", index, h.Filename, h.Size, n)
 	}
 	name := f.Name()
-	st.contents = append(st.contents, Content{
+	for len(st.contents) <= index { // MTOM parts may arrive in any order
+		st.contents = append(st.contents, Content{})
+	}
+	st.contents[index] = Content{
 		ContentType: h.ContentType,
+		ID:          h.ID,
 		Filename:    h.Filename,
 		Description: h.Description,
 		Encoding:    h.Encoding,
 		Size:        n,
 		Open:        func() (io.ReadCloser, error) { return os.Open(name) },
-	})
+	}
 	return nil
 }
 
@@ -103,15 +113,36 @@ func (st *sendState) finish(ctx context.Context, w http.ResponseWriter, req *req
 			msg.Meta.Size += c.Size
 		}
 	}
-	if err := st.s.b.Receive(ctx, msg); err != nil {
-		if errors.Is(err, ErrDuplicateMessage) {
-			return NewFault(CodeMessageIDUsed, fmt.Sprintf("MessageID %q was already used", st.meta.MessageID))
+	for i, c := range st.contents {
+		if c.Open == nil {
+			return paramErr("content %d missing", i)
 		}
-		return fmt.Errorf("receive %s: %w", st.meta.MessageID, err)
+	}
+	if req.action == ActionSendMessageSync {
+		answer, err := st.s.b.(SyncBackend).ReceiveSync(ctx, msg)
+		if err != nil {
+			return st.receiveErr(err)
+		}
+		st.s.log.Info("xta: sendMessageSync answered", "author", st.meta.AuthorKey, "reader", st.meta.ReaderKey,
+			"message_id", st.meta.MessageID, "answer", answer.Meta.MessageID)
+		return st.s.streamMessage(w, req, answer, nil)
+	}
+	if err := st.s.b.Receive(ctx, msg); err != nil {
+		return st.receiveErr(err)
 	}
 	st.s.log.Info("xta: sendMessage received", "author", st.meta.AuthorKey, "reader", st.meta.ReaderKey,
 		"message_id", st.meta.MessageID, "attachments", len(msg.Attachments))
 	return st.s.reply(w, req, nil, nil)
+}
+
+func (st *sendState) receiveErr(err error) error {
+	switch {
+	case errors.Is(err, ErrDuplicateMessage):
+		return NewFault(CodeMessageIDUsed, fmt.Sprintf("MessageID %q was already used", st.meta.MessageID))
+	case errors.Is(err, ErrSyncOnly):
+		return NewFault(CodeServiceOnlySync, fmt.Sprintf("service %q is only available synchronously (sendMessageSync)", st.meta.Service))
+	}
+	return fmt.Errorf("receive %s: %w", st.meta.MessageID, err)
 }
 
 func (st *sendState) cleanup() {

@@ -3,13 +3,10 @@ package xta
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"os"
 	"strconv"
@@ -26,36 +23,6 @@ const (
 	PathManagement = "/xta/management"
 )
 
-// Outcomes a Backend reports.
-var (
-	// ErrUnknownMessage: the message ID is not in this reader's mailbox (→ 9070).
-	ErrUnknownMessage = errors.New("xta: unknown message ID")
-	// ErrDuplicateMessage: the message ID was already received (→ 9024).
-	ErrDuplicateMessage = errors.New("xta: message ID already used")
-)
-
-// Backend is the storage the XTA server needs. Implementations must be safe
-// for concurrent use. An error that is (or wraps) a *Fault is sent to the
-// client as is; any other unexpected error becomes fault 9030.
-type Backend interface {
-	// AccountActive reports whether identity (an organisation key such as
-	// "ags:05315000") has a mailbox account on this hub.
-	AccountActive(ctx context.Context, identity string) (bool, error)
-	// StatusList returns up to max open (not yet closed) messages for reader,
-	// oldest first, and how many further open messages were left out.
-	StatusList(ctx context.Context, reader string, max int) (metas []MessageMeta, pending int, err error)
-	// Fetch returns one open or closed message of reader, or ErrUnknownMessage.
-	Fetch(ctx context.Context, reader, messageID string) (*OutboundMessage, error)
-	// Close marks the message as fetched (the reader's acknowledgement). It
-	// must be idempotent: closing a closed message returns nil. Unknown IDs
-	// return ErrUnknownMessage.
-	Close(ctx context.Context, reader, messageID string) error
-	// Receive durably stores a message sent to the hub before returning nil.
-	// The Content readers are valid only during the call. A message ID seen
-	// before returns ErrDuplicateMessage.
-	Receive(ctx context.Context, msg *InboundMessage) error
-}
-
 // Config configures a Server.
 type Config struct {
 	// WSDLDir holds XTA.wsdl and its XSDs (the xta2-v3 schema set); required.
@@ -63,6 +30,11 @@ type Config struct {
 	// BaseURL is the externally visible URL the ports are mounted under,
 	// e.g. "https://hub.example.org"; required for the served WSDL.
 	BaseURL string
+	// ServerIdentity is the XTAServerIdentity of transport reports and the
+	// sender part of the message IDs createMessageId issues
+	// (urn:de:xta:messageid:<ServerIdentity>:<uuid>); default "dxhub",
+	// at most 41 characters.
+	ServerIdentity string
 	// MaxRequestBytes bounds a sendMessage request (default 64 MiB: the XTA
 	// limit of 40 MB per container, base64-encoded, plus the envelope).
 	MaxRequestBytes int64
@@ -72,6 +44,18 @@ type Config struct {
 	// (default 100); MaxListItems caps it (default 1000).
 	DefaultListItems int
 	MaxListItems     int
+	// MTOM makes every response that carries content (getMessage,
+	// getNextMessage, sendMessageSync) MTOM/XOP; otherwise such responses
+	// mirror the request: MTOM for an MTOM request, inline base64 else.
+	MTOM bool
+	// ClientCerts, when set, requires every caller to present a TLS client
+	// certificate (the listener must request one, see ServerTLSConfig) that
+	// the authority maps to the identities it may act for (9010–9014).
+	ClientCerts *CertAuthority
+	// IteratorTTL is how long a MsgBoxRequestID stays valid after its last
+	// use (default 15 minutes); at most MaxIterators are kept (default 10000).
+	IteratorTTL  time.Duration
+	MaxIterators int
 	// SpoolDir receives inbound content while a sendMessage is read
 	// (default os.TempDir()).
 	SpoolDir string
@@ -87,6 +71,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	wsdl   *wsdlSet
+	iters  *iterators
 	msgBox http.Handler
 	send   http.Handler
 	mgmt   http.Handler
@@ -117,6 +102,18 @@ func NewServer(b Backend, cfg Config) (*Server, error) {
 	if cfg.MaxListItems <= 0 {
 		cfg.MaxListItems = 1000
 	}
+	if cfg.ServerIdentity == "" {
+		cfg.ServerIdentity = "dxhub"
+	}
+	if len(cfg.ServerIdentity) > 41 || strings.ContainsAny(cfg.ServerIdentity, ": \t") {
+		return nil, fmt.Errorf("xta: NewServer: ServerIdentity %q must be at most 41 characters without ':' or spaces", cfg.ServerIdentity)
+	}
+	if cfg.IteratorTTL <= 0 {
+		cfg.IteratorTTL = 15 * time.Minute
+	}
+	if cfg.MaxIterators <= 0 {
+		cfg.MaxIterators = 10000
+	}
 	if cfg.SpoolDir == "" {
 		cfg.SpoolDir = os.TempDir()
 	}
@@ -136,15 +133,22 @@ func NewServer(b Backend, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{b: b, cfg: cfg, log: cfg.Logger, wsdl: ws}
+	s := &Server{b: b, cfg: cfg, log: cfg.Logger, wsdl: ws,
+		iters: &iterators{m: map[string]*iterator{}, ttl: cfg.IteratorTTL, max: cfg.MaxIterators, now: cfg.Now}}
 	s.msgBox = s.port("MsgBoxPort", cfg.MaxControlBytes, map[string]opFunc{
-		ActionGetStatusList: s.getStatusList,
-		ActionGetMessage:    s.getMessage,
-		ActionClose:         s.close,
+		ActionGetStatusList:     s.getStatusList,
+		ActionGetNextStatusList: s.getNextStatusList,
+		ActionGetMessage:        s.getMessage,
+		ActionGetNextMessage:    s.getNextMessage,
+		ActionClose:             s.close,
 	})
-	s.send = s.port("SendXtaPort", cfg.MaxRequestBytes, map[string]opFunc{ActionSendMessage: nil})
+	s.send = s.port("SendXtaPort", cfg.MaxRequestBytes, map[string]opFunc{ActionSendMessage: nil, ActionSendMessageSync: nil})
 	s.mgmt = s.port("ManagementPort", cfg.MaxControlBytes, map[string]opFunc{
 		ActionCheckAccountActive: s.checkAccountActive,
+		ActionLookupService:      s.lookupService,
+		ActionCreateMessageID:    s.createMessageID,
+		ActionGetTransportReport: s.getTransportReport,
+		ActionCancelMessage:      s.cancelMessage,
 	})
 	return s, nil
 }
@@ -171,6 +175,10 @@ type request struct {
 	addr   Addressing
 	action string
 	author string // oscimeta:Author identifier, "" if absent
+	mtom   bool   // the request was MTOM (multipart/related)
+	// peer is the caller's verified certificate identities (ClientCerts set).
+	peer    []string
+	peerErr error
 }
 
 // opFunc handles one operation and writes its response, or returns an error
@@ -196,23 +204,24 @@ func (s *Server) port(name string, limit int64, ops map[string]opFunc) http.Hand
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, portName string, limit int64, ops map[string]opFunc) {
 	ctx := r.Context()
 	req := &request{}
-	ct := r.Header.Get("Content-Type")
-	mt, _, _ := mime.ParseMediaType(ct)
-	switch mt {
-	case "application/soap+xml", "text/xml", "application/xml":
-	case "multipart/related":
-		s.fault(w, req, &Fault{SOAPCode: "Sender", Reason: ErrMTOMUnsupported.Error()})
-		return
-	default:
-		s.fault(w, req, &Fault{SOAPCode: "Sender", Reason: fmt.Sprintf("unsupported Content-Type %q, expected application/soap+xml", ct)})
+	if s.cfg.ClientCerts != nil {
+		req.peer, req.peerErr = s.cfg.ClientCerts.Identities(r.TLS, s.cfg.Now())
+	}
+	mtom, err := CheckContentType(r.Header.Get("Content-Type"))
+	if err != nil {
+		s.fault(w, req, &Fault{SOAPCode: "Sender", Reason: err.Error()})
 		return
 	}
+	req.mtom = mtom
 	body := http.MaxBytesReader(w, r.Body, limit)
-	p := newParser(body, Limits{MaxBytes: limit})
+	p, err := newMessageParser(r.Header.Get("Content-Type"), body, Limits{MaxBytes: limit})
+	if err != nil {
+		s.fault(w, req, s.classify(err))
+		return
+	}
 	var (
 		op      opFunc
 		send    *sendState
-		opErr   error
 		started bool
 	)
 	defer func() {
@@ -227,7 +236,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, portName string,
 			if err := s.resolve(r, req, portName, ops); err != nil {
 				return err
 			}
-			if req.action == ActionSendMessage {
+			if isSend(req.action) {
 				send = &sendState{s: s}
 				if err := send.begin(ctx, req); err != nil {
 					return err
@@ -246,26 +255,31 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, portName string,
 		return nil
 	})
 	if err == nil && !started {
-		// empty Body (checkAccountActive): resolve now.
+		// empty Body (checkAccountActive, createMessageId): resolve now.
 		req.env = env
 		err = s.resolve(r, req, portName, ops)
 		op = ops[req.action]
-		if err == nil && req.action == ActionSendMessage {
+		if err == nil && isSend(req.action) {
 			err = NewFault(CodeNoParameters, "sendMessage without xta:GenericContentContainer")
+		}
+	}
+	if err == nil {
+		err = p.finishXOP()
+	}
+	if err == nil {
+		if send != nil {
+			err = send.finish(ctx, w, req)
+		} else {
+			err = op(ctx, w, req)
 		}
 	}
 	if err != nil {
 		s.fault(w, req, s.classify(err))
-		return
 	}
-	if send != nil {
-		opErr = send.finish(ctx, w, req)
-	} else {
-		opErr = op(ctx, w, req)
-	}
-	if opErr != nil {
-		s.fault(w, req, s.classify(opErr))
-	}
+}
+
+func isSend(action string) bool {
+	return action == ActionSendMessage || action == ActionSendMessageSync
 }
 
 // resolve determines the action, checks it against the port and checks
@@ -329,8 +343,8 @@ func (s *Server) classify(err error) *Fault {
 		return NewFault(CodeSizeLimitExceeded, "request exceeds the size limit")
 	case errors.Is(err, ErrVersionMismatch):
 		return &Fault{SOAPCode: "VersionMismatch", Reason: err.Error()}
-	case errors.Is(err, ErrMTOMUnsupported):
-		return NewFault(CodeInvalidParameters, err.Error())
+	case errors.Is(err, ErrMTOM):
+		return &Fault{SOAPCode: "Sender", Reason: err.Error()}
 	case errors.As(err, &pe):
 		return NewFault(CodeInvalidParameters, pe.msg)
 	case errors.Is(err, ErrMalformed):
@@ -384,10 +398,21 @@ func (s *Server) reply(w http.ResponseWriter, req *request, headers, body func(x
 	return nil
 }
 
-// checkAccount requires an active account for identity.
-func (s *Server) checkAccount(ctx context.Context, identity, what string) error {
+// checkAccount requires that the caller may act for identity: with
+// ClientCerts the identity must belong to the verified client certificate
+// (9010 expired, 9014 not this certificate's), and it needs an active
+// account (9012).
+func (s *Server) checkAccount(ctx context.Context, req *request, identity, what string) error {
 	if identity == "" {
 		return NewFault(CodeNoParameters, what+" missing")
+	}
+	if s.cfg.ClientCerts != nil {
+		if req.peerErr != nil {
+			return req.peerErr
+		}
+		if !containsFold(req.peer, identity) {
+			return NewFault(CodeCertSenderMismatch, fmt.Sprintf("the client certificate does not authorise %q", identity))
+		}
 	}
 	ok, err := s.b.AccountActive(ctx, identity)
 	if err != nil {
@@ -400,7 +425,7 @@ func (s *Server) checkAccount(ctx context.Context, identity, what string) error 
 }
 
 func (s *Server) checkAccountActive(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := s.checkAccount(ctx, req.author, "oscimeta:Author header"); err != nil {
+	if err := s.checkAccount(ctx, req, req.author, "oscimeta:Author header"); err != nil {
 		return err
 	}
 	return s.reply(w, req, nil, nil)
@@ -416,223 +441,4 @@ func bodyElement(req *request, ns, local string) (*Element, error) {
 		return nil, NewFault(CodeInvalidParameters, fmt.Sprintf("Body must contain exactly one {%s}%s", ns, local))
 	}
 	return el, nil
-}
-
-func (s *Server) getStatusList(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := s.checkAccount(ctx, req.author, "oscimeta:Author header"); err != nil {
-		return err
-	}
-	el, err := bodyElement(req, NSOSCI, "MsgBoxStatusListRequest")
-	if err != nil {
-		return err
-	}
-	max := s.cfg.DefaultListItems
-	if v, ok := el.AttrValue("", "maxListItems"); ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 {
-			return NewFault(CodeInvalidParameters, fmt.Sprintf("maxListItems %q is not a positive integer", v))
-		}
-		max = n
-	}
-	max = min(max, s.cfg.MaxListItems)
-	form, _ := el.AttrValue("", "ListForm")
-	if form != "" && form != "MessageMetaData" && form != "MsgAtrributes" {
-		return NewFault(CodeInvalidParameters, fmt.Sprintf("ListForm %q is not supported", form))
-	}
-	metas, pending, err := s.b.StatusList(ctx, req.author, max)
-	if err != nil {
-		return fmt.Errorf("status list %s: %w", req.author, err)
-	}
-	requestID := s.cfg.NewID()
-	s.log.Debug("xta: getStatusList", "reader", req.author, "items", len(metas), "pending", pending)
-	return s.reply(w, req, func(x *Writer) {
-		x.writeMsgBoxResponse(requestID, len(metas) == 0, pending)
-	}, func(x *Writer) {
-		x.Start("osci:MsgStatusList")
-		for _, m := range metas {
-			if form == "MsgAtrributes" {
-				x.writeMsgAttributes(m)
-			} else {
-				x.WriteMessageMetaData(m)
-			}
-		}
-		x.End("osci:MsgStatusList")
-	})
-}
-
-// MsgBoxReasonNoMatch is the NoMessageAvailable reason for an empty result.
-const MsgBoxReasonNoMatch = "http://www.osci.eu/ws/2008/05/transport/MsgBox/reasons/NoMatch"
-
-func (x *Writer) writeMsgBoxResponse(requestID string, empty bool, pending int) {
-	x.Start("osci:MsgBoxResponse", "MsgBoxRequestID", requestID)
-	if empty {
-		x.Raw(`<osci:NoMessageAvailable reason="` + MsgBoxReasonNoMatch + `"/>`)
-	} else {
-		x.Elem("osci:ItemsPending", strconv.Itoa(pending))
-	}
-	x.End("osci:MsgBoxResponse")
-}
-
-func (x *Writer) writeMsgAttributes(m MessageMeta) {
-	x.Start("osci:MsgAttributes")
-	x.Elem("wsa:MessageID", m.MessageID)
-	scenario := m.BusinessScenario.Code
-	if scenario == "" {
-		scenario = m.UndefinedScenario
-	}
-	x.Elem("osci:TypeOfBusinessScenario", scenario)
-	x.Elem("osci:MsgSize", strconv.FormatInt(min(m.Size, 1<<31-1), 10))
-	x.Elem("osci:DeliveryTime", xsdTime(m.Delivery))
-	x.End("osci:MsgAttributes")
-}
-
-// selectedID returns the single wsa:MessageID of a MsgBoxFetchRequest.
-func selectedID(el *Element) (string, error) {
-	ids := el.Child(NSOSCI, "MsgSelector").ChildrenNamed(NSWSA, "MessageID")
-	switch len(ids) {
-	case 0:
-		return "", NewFault(CodeNoParameters, "MsgSelector/wsa:MessageID missing")
-	case 1:
-		if id := ids[0].TrimText(); id != "" {
-			return id, nil
-		}
-		return "", NewFault(CodeNoParameters, "empty MsgSelector/wsa:MessageID")
-	default:
-		return "", NewFault(CodeInvalidParameters, "getMessage takes exactly one MsgSelector/wsa:MessageID")
-	}
-}
-
-func (s *Server) getMessage(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := s.checkAccount(ctx, req.author, "oscimeta:Author header"); err != nil {
-		return err
-	}
-	el, err := bodyElement(req, NSOSCI, "MsgBoxFetchRequest")
-	if err != nil {
-		return err
-	}
-	id, err := selectedID(el)
-	if err != nil {
-		return err
-	}
-	msg, err := s.b.Fetch(ctx, req.author, id)
-	if err != nil {
-		if errors.Is(err, ErrUnknownMessage) {
-			return NewFault(CodeUnknownMessageID, fmt.Sprintf("message %q unknown for %q", id, req.author))
-		}
-		return fmt.Errorf("fetch %s: %w", id, err)
-	}
-	contents := append([]Content{msg.Message}, msg.Attachments...)
-	readers := make([]io.ReadCloser, 0, len(contents))
-	defer func() {
-		for _, rc := range readers {
-			_ = rc.Close()
-		}
-	}()
-	for i, c := range contents {
-		if c.Open == nil {
-			return fmt.Errorf("fetch %s: content %d has no Open", id, i)
-		}
-		rc, err := c.Open()
-		if err != nil {
-			return fmt.Errorf("fetch %s: open content %d: %w", id, i, err)
-		}
-		readers = append(readers, rc)
-	}
-	meta := msg.Meta
-	if meta.Size == 0 {
-		for _, c := range contents {
-			meta.Size += c.Size
-		}
-	}
-	// From here on the response is streamed; a failure can only abort the
-	// connection so the reader never sees a truncated message as complete.
-	w.Header().Set("Content-Type", ContentTypeSOAP12)
-	w.WriteHeader(http.StatusOK)
-	x := NewWriter(w)
-	x.StartEnvelope(s.replyAddressing(req, req.action), func(x *Writer) {
-		x.WriteMessageMetaData(meta)
-		x.writeMsgBoxResponse(s.cfg.NewID(), false, 0)
-	})
-	x.Start("xta:GenericContentContainer")
-	x.Start("xta:ContentContainer")
-	for i, c := range contents {
-		name := "xta:Attachment"
-		if i == 0 {
-			name = "xta:Message"
-		}
-		if err := x.writeContent(name, c, readers[i]); err != nil {
-			s.log.Error("xta: getMessage aborted while streaming", "message_id", id, "content", i, "err", err)
-			panic(http.ErrAbortHandler)
-		}
-	}
-	x.End("xta:ContentContainer")
-	x.End("xta:GenericContentContainer")
-	x.EndEnvelope()
-	if err := x.Flush(); err != nil {
-		s.log.Warn("xta: getMessage response not completed", "message_id", id, "err", err)
-	}
-	s.log.Info("xta: getMessage", "reader", req.author, "message_id", id, "contents", len(contents))
-	return nil
-}
-
-// writeContent streams one xta:ContentType element with base64 content.
-func (x *Writer) writeContent(name string, c Content, r io.Reader) error {
-	attrs := []string{"contentType", c.ContentType}
-	if c.Description != "" {
-		attrs = append(attrs, "contentDescription", c.Description)
-	}
-	if c.Encoding != "" {
-		attrs = append(attrs, "encoding", c.Encoding)
-	}
-	if c.Filename != "" {
-		attrs = append(attrs, "filename", c.Filename)
-	}
-	if c.ID != "" {
-		attrs = append(attrs, "id", c.ID)
-	}
-	if c.Size > 0 {
-		attrs = append(attrs, "size", strconv.FormatInt(c.Size, 10))
-	}
-	x.Start(name, attrs...)
-	enc := base64.NewEncoder(base64.StdEncoding, x)
-	n, err := io.Copy(enc, r)
-	if err != nil {
-		return fmt.Errorf("read content: %w", err)
-	}
-	if err := enc.Close(); err != nil {
-		return err
-	}
-	if n != c.Size {
-		return fmt.Errorf("content has %d bytes, declared %d", n, c.Size)
-	}
-	x.End(name)
-	return x.Err()
-}
-
-func (s *Server) close(ctx context.Context, w http.ResponseWriter, req *request) error {
-	if err := s.checkAccount(ctx, req.author, "oscimeta:Author header"); err != nil {
-		return err
-	}
-	el, err := bodyElement(req, NSOSCI, "MsgBoxCloseRequest")
-	if err != nil {
-		return err
-	}
-	ids := el.ChildrenNamed(NSOSCI, "LastMsgReceived")
-	if len(ids) == 0 {
-		return NewFault(CodeNoParameters, "MsgBoxCloseRequest without LastMsgReceived")
-	}
-	for _, idEl := range ids {
-		id := idEl.TrimText()
-		if id == "" {
-			return NewFault(CodeNoParameters, "empty LastMsgReceived")
-		}
-		if err := s.b.Close(ctx, req.author, id); err != nil {
-			if errors.Is(err, ErrUnknownMessage) {
-				return NewFault(CodeUnknownMessageID, fmt.Sprintf("message %q unknown for %q", id, req.author))
-			}
-			return fmt.Errorf("close %s: %w", id, err)
-		}
-		s.log.Info("xta: close", "reader", req.author, "message_id", id)
-	}
-	return s.reply(w, req, nil, nil)
 }

@@ -24,9 +24,16 @@ const (
 // WSDL uses the same URI for input, output and fault of an operation.
 const (
 	ActionCheckAccountActive = "http://www.xta.de/XTA/CheckAccountActive"
+	ActionLookupService      = "http://www.xta.de/XTA/IsServiceAvailable"
+	ActionCreateMessageID    = "http://www.xta.de/XTA/CreateMessageID"
+	ActionGetTransportReport = "http://www.xta.de/XTA/GetTransportReport"
+	ActionCancelMessage      = "http://www.xta.de/XTA/CancelMessage"
 	ActionSendMessage        = "http://www.xta.de/XTA/SendMessage"
+	ActionSendMessageSync    = "http://www.xta.de/XTA/SendMessageSync"
 	ActionGetStatusList      = "http://www.osci.eu/ws/2008/05/transport/urn/messageTypes/MsgBoxStatusListRequest"
+	ActionGetNextStatusList  = "http://www.osci.eu/ws/2008/05/transport/urn/messageTypes/MsgBoxGetNextListRequest"
 	ActionGetMessage         = "http://www.osci.eu/ws/2008/05/transport/urn/messageTypes/MsgBoxFetchRequest"
+	ActionGetNextMessage     = "http://www.osci.eu/ws/2008/05/transport/urn/messageTypes/MsgBoxGetNextMsgRequest"
 	ActionClose              = "http://www.osci.eu/ws/2008/05/transport/urn/messageTypes/MsgBoxCloseRequest"
 	// ActionFault is the WS-Addressing action of faults that belong to no operation.
 	ActionFault = "http://www.w3.org/2005/08/addressing/fault"
@@ -190,13 +197,17 @@ func ParseEnvelope(r io.Reader, lim Limits) (*Envelope, error) {
 
 // countingReader counts the bytes read from the underlying reader.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error // the first read error other than io.EOF
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -213,6 +224,8 @@ type parser struct {
 	started  bool  // a token has been read (the XML declaration must come first)
 	skipped  int64 // bytes consumed by textStream takeovers, not seen by dec
 	env      *Envelope
+	mtom     *mtomIn      // MTOM state; nil for a plain SOAP message
+	total    *limitedBody // the whole MTOM body, for its size limit
 }
 
 func newParser(r io.Reader, lim Limits) *parser {
@@ -221,6 +234,9 @@ func newParser(r io.Reader, lim Limits) *parser {
 	br := bufio.NewReaderSize(cr, 64<<10)
 	dec := xml.NewDecoder(br)
 	dec.Strict = true
+	dec.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
+		return nil, malformed("XML encoding %q is not supported, SOAP 1.2 messages must be UTF-8", charset)
+	}
 	return &parser{lim: lim, cr: cr, br: br, dec: dec, env: &Envelope{}}
 }
 
@@ -242,7 +258,17 @@ func (p *parser) token() (xml.Token, error) {
 				return nil, err
 			}
 			var se *xml.SyntaxError
-			if errors.As(err, &se) {
+			switch {
+			case errors.As(err, &se), errors.Is(err, ErrMalformed):
+				return nil, malformed("%v", err)
+			case errors.Is(err, ErrTooLarge):
+				return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, p.lim.MaxBytes)
+			case p.mtom != nil && (errors.Is(err, io.ErrUnexpectedEOF) || strings.HasPrefix(err.Error(), "multipart:")):
+				return nil, mtomErr("root part: %v", err)
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				return nil, malformed("unexpected end of input")
+			case p.cr.err == nil:
+				// The input was read fine: the decoder rejects its content.
 				return nil, malformed("%v", err)
 			}
 			return nil, fmt.Errorf("xta: read message: %w", err)

@@ -10,10 +10,6 @@ import (
 	"strings"
 )
 
-// ErrMTOMUnsupported is returned when base64 content is replaced by an
-// xop:Include reference (MTOM), which this package does not implement yet.
-var ErrMTOMUnsupported = errors.New("xta: MTOM/XOP content is not supported, send inline base64")
-
 // textStream reads the character data of the element the parser has just
 // opened, up to its end tag, with XML whitespace removed and character
 // references resolved. Large text is read straight from the parser's buffer
@@ -73,11 +69,7 @@ func (t *textStream) Read(b []byte) (int, error) {
 		case xml.EndElement:
 			t.done = true
 		case xml.StartElement:
-			if tk.Name.Local == "Include" {
-				t.err = ErrMTOMUnsupported
-			} else {
-				t.err = malformed("unexpected element %s inside base64 content", tk.Name.Local)
-			}
+			t.err = malformed("unexpected element %s inside base64 content (xop:Include must be the only content)", tk.Name.Local)
 		}
 	}
 }
@@ -283,7 +275,19 @@ func (p *parser) streamContainer(start xml.StartElement, sink ContentSink) error
 		if err != nil {
 			return paramErr("xta:%s: %v", want, err)
 		}
+		href, pending, done, err := p.contentStart()
+		if err != nil {
+			return err
+		}
+		if href != "" {
+			if err := p.deferXOP(index, h, href, sink); err != nil {
+				return err
+			}
+			index++
+			continue
+		}
 		ts := newTextStream(p)
+		ts.pending, ts.done = pending, done
 		if err := sink(index, h, base64.NewDecoder(base64.StdEncoding, ts)); err != nil {
 			return err
 		}
@@ -305,15 +309,27 @@ func (p *parser) streamContainer(start xml.StartElement, sink ContentSink) error
 	return nil
 }
 
-// ParseContainerEnvelope reads a SOAP 1.2 envelope whose Body may hold an
-// xta:GenericContentContainer (a getMessage response or a sendMessage
+// ParseContainerEnvelope reads a plain SOAP 1.2 envelope whose Body may hold
+// an xta:GenericContentContainer (a getMessage response or a sendMessage
 // request): header blocks and any other body element are returned as trees,
 // while each content of the container is streamed to sink as it is decoded,
-// so attachments are never held in memory. Errors wrap ErrMalformed,
-// ErrTooLarge or ErrMTOMUnsupported, or are sink's own errors.
+// so attachments are never held in memory. Errors wrap ErrMalformed or
+// ErrTooLarge, or are sink's own errors.
 func ParseContainerEnvelope(r io.Reader, lim Limits, sink ContentSink) (*Envelope, error) {
-	p := newParser(r, lim)
-	return p.envelope(func(p *parser, start xml.StartElement) error {
+	return ParseMessage(ContentTypeSOAP12, r, lim, sink)
+}
+
+// ParseMessage is ParseContainerEnvelope for a message of the HTTP
+// Content-Type ct, plain SOAP or MTOM (multipart/related): contents sent as
+// XOP parts are handed to sink when their part arrives, after the envelope
+// was read; inline contents while it is read. Errors additionally wrap
+// ErrMTOM for packaging errors.
+func ParseMessage(ct string, r io.Reader, lim Limits, sink ContentSink) (*Envelope, error) {
+	p, err := newMessageParser(ct, r, lim)
+	if err != nil {
+		return nil, err
+	}
+	env, err := p.envelope(func(p *parser, start xml.StartElement) error {
 		if start.Name.Space == NSXTA && start.Name.Local == "GenericContentContainer" {
 			if err := p.streamContainer(start, sink); err != nil {
 				var pe *paramError
@@ -331,4 +347,11 @@ func ParseContainerEnvelope(r io.Reader, lim Limits, sink ContentSink) (*Envelop
 		p.env.Body = append(p.env.Body, el)
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.finishXOP(); err != nil {
+		return nil, err
+	}
+	return env, nil
 }

@@ -2,8 +2,13 @@ package xta
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/xml"
+	"fmt"
 	"io"
+	"mime"
+	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -11,8 +16,9 @@ import (
 // wsa, xta, osci, oscimeta; all are declared on the Envelope by StartEnvelope.
 // The first write error sticks and is returned by Flush.
 type Writer struct {
-	w   *bufio.Writer
-	err error
+	w    *bufio.Writer
+	err  error
+	mtom *mtomOut // non-nil while writing the root part of an MTOM message
 }
 
 // NewWriter returns a Writer on w.
@@ -120,8 +126,18 @@ func (x *Writer) EndEnvelope() {
 }
 
 // soapActionFromContentType extracts the action parameter of a SOAP 1.2
-// Content-Type, or "".
+// Content-Type (for MTOM: of its start-info), or "".
 func soapActionFromContentType(ct string) string {
+	if mt, params, err := mime.ParseMediaType(ct); err == nil {
+		if a := params["action"]; a != "" {
+			return strings.TrimSpace(a)
+		}
+		if mt == "multipart/related" && params["start-info"] != "" {
+			return soapActionFromContentType(params["start-info"])
+		}
+		return ""
+	}
+	// Lenient fallback for unquoted parameter values (action=http://…).
 	for _, part := range strings.Split(ct, ";")[1:] {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if ok && strings.EqualFold(strings.TrimSpace(k), "action") {
@@ -137,4 +153,51 @@ func unquote(s string) string {
 		s = s[1 : len(s)-1]
 	}
 	return strings.TrimSpace(s)
+}
+
+// WriteContent writes one xta:ContentType element (name is "xta:Message" or
+// "xta:Attachment") with the bytes from r. In a plain message the bytes are
+// base64-encoded on the fly; in the root part of an MTOM message (see
+// MTOMMessage) an xop:Include is written and r is copied into its own part
+// by MTOMMessage.Finish, so r must stay open until then. Either way the
+// content is streamed, never held in memory. c.Size, when set, must match.
+func (x *Writer) WriteContent(name string, c Content, r io.Reader) error {
+	attrs := []string{"contentType", c.ContentType}
+	if c.Description != "" {
+		attrs = append(attrs, "contentDescription", c.Description)
+	}
+	if c.Encoding != "" {
+		attrs = append(attrs, "encoding", c.Encoding)
+	}
+	if c.Filename != "" {
+		attrs = append(attrs, "filename", c.Filename)
+	}
+	if c.ID != "" {
+		attrs = append(attrs, "id", c.ID)
+	}
+	if c.Size > 0 {
+		attrs = append(attrs, "size", strconv.FormatInt(c.Size, 10))
+	}
+	x.Start(name, attrs...)
+	if x.mtom != nil {
+		x.mtom.n++
+		cid := newCID(fmt.Sprintf("part%d", x.mtom.n))
+		x.Raw(`<xop:Include xmlns:xop="` + NSXOP + `" href="cid:` + url.PathEscape(cid) + `"/>`)
+		x.mtom.parts = append(x.mtom.parts, mtomPart{cid: cid, c: c, r: r, name: name})
+		x.End(name)
+		return x.Err()
+	}
+	enc := base64.NewEncoder(base64.StdEncoding, x)
+	n, err := io.Copy(enc, r)
+	if err != nil {
+		return fmt.Errorf("read content: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	if c.Size > 0 && n != c.Size {
+		return fmt.Errorf("content has %d bytes, declared %d", n, c.Size)
+	}
+	x.End(name)
+	return x.Err()
 }

@@ -37,7 +37,10 @@ func commands() []command {
 		{"submit", "post JSON submission files to a running hub and print their IDs", cmdSubmit},
 		{"status", "print the status and history of a submission", cmdStatus},
 		{"check-config", "validate a configuration without starting anything", cmdCheckConfig},
-		{"sim", "run a protocol simulator: sim fachverfahren (poll, fetch, close, reply)", cmdSim},
+		{"sim", "run a protocol simulator: sim fachverfahren | xta-server", cmdSim},
+		{"validate", "validate XÖV files against the deployed schemas and transport rules", cmdValidate},
+		{"map", "dry run: print the XÖV message a submission would produce (or its errors)", cmdMap},
+		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {

@@ -14,12 +14,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/dxhub/dxhub/config"
 	"github.com/dxhub/dxhub/connectors/mapping"
 	"github.com/dxhub/dxhub/connectors/portal"
 	"github.com/dxhub/dxhub/connectors/servicekonto"
 	"github.com/dxhub/dxhub/connectors/webhook"
 	"github.com/dxhub/dxhub/connectors/xtabox"
+	"github.com/dxhub/dxhub/connectors/xtaclient"
 	"github.com/dxhub/dxhub/dvdv"
 	"github.com/dxhub/dxhub/internal/blob"
 	"github.com/dxhub/dxhub/internal/standards"
@@ -123,9 +126,14 @@ type hub struct {
 	store      *store.Store
 	blobs      *blob.Store
 	mapper     *xoev.Mapper
+	engine     *xoev.Engine // declarative profiles (services with a profile)
+	dvdv       *dvdv.Resolver
+	xtaOut     *xtaclient.Adapter // delivery to remote XTA servers
 	pipeline   *routing.Pipeline
 	dispatcher *servicekonto.Dispatcher
 	webhooks   *webhook.Dispatcher
+	sla        *routing.SLAMonitor
+	loc        *time.Location
 	notify     chan struct{} // wakes the Postfach dispatcher
 	hooks      chan struct{} // wakes the webhook dispatcher
 	handler    http.Handler
@@ -179,6 +187,10 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	}); err != nil {
 		return nil, fmt.Errorf("xoev: %w", err)
 	}
+	if h.engine, err = openEngine(cfg, stdDir, loc, log); err != nil {
+		return nil, fmt.Errorf("xoev profiles: %w", err)
+	}
+	mapper := mapping.Mapper{X: h.mapper, E: h.engine}
 	tenants := map[string]routing.Tenant{}
 	var tenantAGS, accounts []string
 	for _, t := range cfg.Tenants {
@@ -195,14 +207,27 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err != nil {
 		return nil, err
 	}
+	// Configured endpoints take precedence; with dvdv.servers set, everything
+	// else is looked up in the DVDV (cached, persisted, failover).
+	var resolver routing.Resolver = dir
+	if cfg.DVDV.Enabled() {
+		if h.dvdv, err = newDVDVResolver(ctx, cfg, h.store, log); err != nil {
+			return nil, fmt.Errorf("dvdv: %w", err)
+		}
+		resolver = dvdv.Chain(dir, h.dvdv)
+	}
 	clock := routing.SystemClock{}
 	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
 	mailbox := &xtabox.Mailbox{Store: h.store, Blobs: xtabox.BlobStore{Store: h.blobs}, Receiver: notifying{back, h.wakeNotify},
 		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock}
+	if h.xtaOut, err = xtaclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, xtaclient.Options{
+		AuthorKey: cfg.Hub.AuthorKey, Logger: log, Clock: clock}); err != nil {
+		return nil, err
+	}
 	hostname, _ := os.Hostname()
 	h.pipeline, err = routing.NewPipeline(routing.PipelineConfig{
-		Store: h.store, Mapper: mapping.Mapper{X: h.mapper}, Resolver: dir,
-		Transports: map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: mailbox},
+		Store: h.store, Mapper: mapper, Resolver: resolver,
+		Transports: map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: mailbox, routing.TransportXTA: h.xtaOut},
 		Tenants:    tenants, Services: services, AuthorKey: cfg.Hub.AuthorKey, AuthorName: cfg.Hub.AuthorName,
 		Retry: routing.RetryPolicy{Initial: cfg.Retry.InitialBackoff, Max: cfg.Retry.MaxBackoff, Multiplier: cfg.Retry.Multiplier,
 			Jitter: cfg.Retry.Jitter, MaxAttempts: cfg.Retry.MaxAttempts, MaxAge: cfg.Retry.MaxAge},
@@ -219,8 +244,21 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 			return nil, err
 		}
 	}
-	h.dispatcher = &servicekonto.Dispatcher{Store: h.store, Sink: &servicekonto.LocalSink{Store: h.store, Clock: clock},
-		Texts: texts, Location: loc, Clock: clock, Logger: log}
+	var sink servicekonto.Sink = &servicekonto.LocalSink{Store: h.store, Clock: clock}
+	if m := cfg.Mailbox; m.URL != "" {
+		if sink, err = servicekonto.NewClient(servicekonto.ClientConfig{BaseURL: m.URL, CertFile: m.CertFile, KeyFile: m.KeyFile,
+			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log}); err != nil {
+			return nil, err
+		}
+	}
+	h.dispatcher = &servicekonto.Dispatcher{Store: h.store, Sink: sink, Texts: texts, Location: loc, Clock: clock, Logger: log}
+	slas := map[string]time.Duration{}
+	for _, s := range cfg.Services {
+		slas[s.ID] = s.SLA
+	}
+	h.loc = loc
+	h.sla = &routing.SLAMonitor{Store: h.store, SLA: slas, DefaultSLA: config.DefaultSLA, Clock: clock, Logger: log,
+		OnBreach: func(string, string, time.Duration) { h.wakeNotify() }}
 
 	var portals []portal.Portal
 	targets := map[string]webhook.Target{}
@@ -238,6 +276,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64(), MaxAttachments: cfg.Limits.MaxAttachments,
 		MaxJSONDepth: cfg.Limits.MaxJSONDepth, Logger: log, Ready: h.store.Ping,
 		OnAccepted: func(string) { h.pipeline.Wake(); h.wakeNotify() },
+		Check:      mapper.Check,
 	})
 	if err != nil {
 		return nil, err
@@ -284,6 +323,9 @@ func (h *hub) wakeNotify() {
 }
 
 func (h *hub) close() {
+	if h.engine != nil {
+		h.engine.Close()
+	}
 	if h.mapper != nil {
 		h.mapper.Close()
 	}
@@ -301,11 +343,36 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	bg, stop := context.WithCancel(ctx)
+	defer stop()
+	// Scheduled jobs (robfig/cron, the configured time zone; never overlapping).
+	jobs := cron.New(cron.WithLocation(h.loc), cron.WithChain(cron.Recover(cronLogger{h.log}), cron.SkipIfStillRunning(cronLogger{h.log})))
+	if _, err := jobs.AddFunc("@every 1m", func() {
+		if _, _, err := h.sla.RunOnce(bg); err != nil && bg.Err() == nil {
+			h.log.Error("SLA check failed", "err", err)
+		}
+	}); err != nil {
+		return err
+	}
+	// Remote XTA servers: poll open transport reports until they are final.
+	if _, err := jobs.AddFunc("@every 30s", func() {
+		if _, err := h.xtaOut.PollReports(bg, 100); err != nil && bg.Err() == nil {
+			h.log.Error("XTA transport report poll failed", "err", err)
+		}
+	}); err != nil {
+		return err
+	}
+	if h.dvdv != nil {
+		if _, err := h.dvdv.RegisterRefresh(jobs, h.cfg.DVDV.RefreshSchedule, time.Minute); err != nil {
+			return fmt.Errorf("dvdv refresh schedule: %w", err)
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); h.pipeline.Run(bg) }()
 	go func() { defer wg.Done(); h.dispatcher.Run(bg, 2*time.Second, h.notify) }()
 	go func() { defer wg.Done(); h.webhooks.Run(bg, 2*time.Second, h.hooks) }()
+	jobs.Start()
+	defer func() { <-jobs.Stop().Done() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	h.log.Info("dxhub listening", "addr", ln.Addr().String(), "base_url", h.cfg.BaseURL(),
@@ -360,3 +427,11 @@ func (s *statusRecorder) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// cronLogger adapts slog to cron.Logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.log.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.log.Error("cron: "+msg, append(kv, "err", err)...)
+}

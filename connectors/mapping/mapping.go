@@ -6,15 +6,20 @@ package mapping
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/dxhub/dxhub/connectors/portal"
 	"github.com/dxhub/dxhub/routing"
 	"github.com/dxhub/dxhub/xoev"
 )
 
-// Mapper implements routing.Mapper with an *xoev.Mapper.
+// Mapper implements routing.Mapper. A service with a mapping profile
+// registered in E is mapped by the profile engine; every other service by the
+// built-in Go mapping X (universellerAntrag.antrag.1200). Either may be nil.
 type Mapper struct {
 	X *xoev.Mapper
+	E *xoev.Engine
 }
 
 var (
@@ -25,26 +30,23 @@ var (
 // Map builds and validates the message. Mapping, code-list and schema errors
 // are permanent: the submission is rejected with the exact reason.
 func (m Mapper) Map(ctx context.Context, in routing.MapInput) (routing.Message, error) {
-	sub := in.Submission
-	xs := xoev.Submission{
-		ID: sub.ID, Reference: sub.Reference, Service: sub.Service, Form: sub.Form,
-		Applicant: xoev.Applicant{
-			Name: sub.Applicant.Name, Street: sub.Applicant.Address.Street, HouseNumber: sub.Applicant.Address.HouseNumber,
-			PostalCode: sub.Applicant.Address.PostalCode, City: sub.Applicant.Address.City,
-			Country: sub.Applicant.Address.Country, Email: sub.Applicant.Email,
-		},
-	}
-	for _, a := range sub.Attachments {
-		xs.Attachments = append(xs.Attachments, xoev.Attachment{
-			ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256,
-		})
-	}
-	doc, err := m.X.Map(ctx, xoev.MapInput{
-		Submission: xs,
+	xin := xoev.MapInput{
+		Submission: toXoev(in.Submission),
 		Reader:     xoev.Party{Key: in.ReaderKey, Name: in.ReaderName},
 		Author:     xoev.Party{Key: in.AuthorKey, Name: in.AuthorName},
 		Created:    in.Created,
-	})
+	}
+	var (
+		doc xoev.Document
+		err error
+	)
+	if _, ok := m.profile(in.Submission.Service); ok {
+		doc, err = m.E.Map(ctx, xin)
+	} else if m.X != nil {
+		doc, err = m.X.Map(ctx, xin)
+	} else {
+		return routing.Message{}, fmt.Errorf("mapping: %w %q", xoev.ErrNoProfile, in.Submission.Service)
+	}
 	if err != nil {
 		if xoev.IsPermanent(err) {
 			return routing.Message{}, routing.PermanentError(err)
@@ -61,6 +63,62 @@ func (m Mapper) Map(ctx context.Context, in routing.MapInput) (routing.Message, 
 		})
 	}
 	return msg, nil
+}
+
+func (m Mapper) profile(service string) (*xoev.Profile, bool) {
+	if m.E == nil {
+		return nil, false
+	}
+	return m.E.Profile(service)
+}
+
+// Check is the intake pre-check (portal.Options.Check): it maps the submission
+// with placeholder header parties and returns the field errors (JSON pointer,
+// expected type or code list). Schema violations of the built message are
+// reported on the pointer "" (they mean the profile or form data cannot
+// produce a valid message). Services without a profile are not checked.
+func (m Mapper) Check(ctx context.Context, sub routing.Submission) ([]portal.FieldError, error) {
+	if _, ok := m.profile(sub.Service); !ok {
+		return nil, nil
+	}
+	err := m.E.Check(ctx, xoev.MapInput{Submission: toXoev(sub)})
+	if err == nil {
+		return nil, nil
+	}
+	if mes := xoev.AsFieldErrors(err); len(mes) > 0 {
+		out := make([]portal.FieldError, 0, len(mes))
+		for _, me := range mes {
+			code := portal.CodeInvalidField
+			var ce *xoev.CodeError
+			if errors.As(me, &ce) {
+				code = "unknown-code"
+			}
+			out = append(out, portal.FieldError{Field: me.Field, Code: code, Detail: me.Reason})
+		}
+		return out, nil
+	}
+	var se *xoev.SchemaError
+	if errors.As(err, &se) {
+		return []portal.FieldError{{Field: "", Code: portal.CodeInvalidField, Detail: se.Error()}}, nil
+	}
+	return nil, err
+}
+
+func toXoev(sub routing.Submission) xoev.Submission {
+	xs := xoev.Submission{
+		ID: sub.ID, Reference: sub.Reference, Service: sub.Service, Form: sub.Form,
+		Applicant: xoev.Applicant{
+			Name: sub.Applicant.Name, Street: sub.Applicant.Address.Street, HouseNumber: sub.Applicant.Address.HouseNumber,
+			PostalCode: sub.Applicant.Address.PostalCode, City: sub.Applicant.Address.City,
+			Country: sub.Applicant.Address.Country, Email: sub.Applicant.Email,
+		},
+	}
+	for _, a := range sub.Attachments {
+		xs.Attachments = append(xs.Attachments, xoev.Attachment{
+			ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256,
+		})
+	}
+	return xs
 }
 
 // Parser implements routing.InboundParser with xoev.ParseInbound.

@@ -103,6 +103,12 @@ type Options struct {
 	// RetainOrphanBlobs disables deleting the blobs of failed requests (see
 	// Handler). Set it when several processes share one blob directory.
 	RetainOrphanBlobs bool
+	// Check, if set, pre-checks a decoded submission synchronously before it
+	// is stored (e.g. a dry-run of the XÖV mapping). Field errors reject the
+	// request with 422 problem+json (code invalid-field, field = the first
+	// pointer, errors = all of them). A non-nil error is a checker failure,
+	// not the submission's fault: it is logged and the submission accepted.
+	Check func(ctx context.Context, sub routing.Submission) ([]FieldError, error)
 }
 
 // Handler serves the portal API.
@@ -456,6 +462,25 @@ func (q *intakeRequest) run(w http.ResponseWriter, r *http.Request, idemKey stri
 		},
 		IdempotencyKey: idemKey,
 		BodyHash:       bodyHash,
+	}
+	if h.opts.Check != nil {
+		fes, err := h.opts.Check(ctx, ns.Submission)
+		switch {
+		case err != nil:
+			h.log.WarnContext(ctx, "portal: submission pre-check failed; accepting without it", "service", ns.Service, "error", err)
+		case len(fes) > 0:
+			p := fieldProblem(CodeInvalidField, fes[0].Field, "the submission cannot be mapped to the service's message: %s", fes[0].Detail)
+			if len(fes) > 1 {
+				p.Detail += fmt.Sprintf(" (and %d more, see errors)", len(fes)-1)
+			}
+			for _, fe := range fes {
+				if fe.Code == "" {
+					fe.Code = CodeInvalidField
+				}
+				p.Errors = append(p.Errors, fe)
+			}
+			return routing.Submission{}, false, p
+		}
 	}
 	sub, created, err := h.store.CreateSubmission(ctx, ns)
 	switch {

@@ -21,9 +21,10 @@ import (
 
 // Store is the part of the store the mailbox needs.
 type Store interface {
-	MailboxList(ctx context.Context, reader string, limit int) ([]store.MailboxItem, int, error)
+	MailboxQuery(ctx context.Context, reader string, q store.MailboxQuery) ([]store.MailboxItem, int, error)
 	MailboxGet(ctx context.Context, reader, transportID string) (store.MailboxItem, error)
 	MailboxClose(ctx context.Context, reader, transportID string, at time.Time) (bool, error)
+	XTAReportSource(ctx context.Context, transportID string) (store.XTAReportSource, error)
 }
 
 // Receiver takes back-channel messages (routing.BackChannel).
@@ -54,7 +55,10 @@ type Mailbox struct {
 	// DVDV keys); compared case-insensitively.
 	Accounts  []string
 	AuthorKey string // the hub's key, Author of every message in the mailbox
-	Clock     routing.Clock
+	// ServiceURIs are the services the hub receives replies for (lookupService
+	// with the hub as reader); empty: every service.
+	ServiceURIs []string
+	Clock       routing.Clock
 	// MaxInboundBytes caps one inbound XÖV message held in memory for parsing.
 	MaxInboundBytes int64
 }
@@ -103,9 +107,18 @@ func (m *Mailbox) AccountActive(_ context.Context, identity string) (bool, error
 	return m.known(identity), nil
 }
 
-// StatusList lists unfetched messages.
-func (m *Mailbox) StatusList(ctx context.Context, reader string, max int) ([]xta.MessageMeta, int, error) {
-	items, total, err := m.Store.MailboxList(ctx, reader, max)
+// StatusList lists the reader's mailbox messages matching q.
+func (m *Mailbox) StatusList(ctx context.Context, reader string, q xta.ListQuery) ([]xta.MessageMeta, int, error) {
+	if len(q.RelatesTo) > 0 {
+		return nil, 0, nil // the hub's messages are never replies
+	}
+	sq := store.MailboxQuery{TransportIDs: q.MessageIDs, From: q.From, To: q.To,
+		AfterTime: q.After.Delivery, AfterID: q.After.MessageID, Limit: q.Limit}
+	if q.NewEntry != nil {
+		fetched := !*q.NewEntry
+		sq.Fetched = &fetched
+	}
+	items, remaining, err := m.Store.MailboxQuery(ctx, reader, sq)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -113,7 +126,7 @@ func (m *Mailbox) StatusList(ctx context.Context, reader string, max int) ([]xta
 	for i, it := range items {
 		metas[i] = m.meta(it)
 	}
-	return metas, total - len(items), nil
+	return metas, remaining, nil
 }
 
 func (m *Mailbox) meta(it store.MailboxItem) xta.MessageMeta {
@@ -133,6 +146,7 @@ func (m *Mailbox) meta(it store.MailboxItem) xta.MessageMeta {
 		Size:          size,
 		Origin:        it.DeliveredAt,
 		Delivery:      it.DeliveredAt,
+		InitialFetch:  it.FetchedAt,
 	}
 }
 
@@ -219,4 +233,98 @@ func (m *Mailbox) Receive(ctx context.Context, msg *xta.InboundMessage) error {
 		return xta.NewFault(xta.CodeSchemaViolation, err.Error())
 	}
 	return err
+}
+
+// LookupService implements xta.Backend: readers with a mailbox receive every
+// service; the hub itself receives the configured services (replies).
+func (m *Mailbox) LookupService(_ context.Context, _, reader, service string) (xta.Availability, error) {
+	if strings.EqualFold(reader, m.AuthorKey) {
+		if len(m.ServiceURIs) == 0 {
+			return xta.Available, nil
+		}
+		for _, s := range m.ServiceURIs {
+			if s == service {
+				return xta.Available, nil
+			}
+		}
+		return xta.NotAvailable, nil
+	}
+	if m.known(reader) {
+		return xta.Available, nil
+	}
+	return xta.NotAvailable, nil
+}
+
+// Report type codes of receipts attached to transport reports: the XÖV
+// message type code prefixed with "xoev:" (e.g. "xoev:1120").
+const receiptKeyPrefix = "xoev:"
+
+// TransportReport implements xta.Backend for both directions: messages the
+// hub put into identity's mailbox (status 0 until in the mailbox, 1 once
+// there, 3 when delivery failed; XÖV receipts the reader sent back are
+// attached) and messages identity sent to the hub (1 when applied, 2 when
+// kept without effect).
+func (m *Mailbox) TransportReport(ctx context.Context, identity, messageID string) (*xta.TransportReport, error) {
+	src, err := m.Store.XTAReportSource(ctx, messageID)
+	if errors.Is(err, routing.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if src.Outbound {
+		if !strings.EqualFold(identity, src.ReaderKey) && !strings.EqualFold(identity, m.AuthorKey) {
+			return nil, fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
+		}
+		it := store.MailboxItem{TransportID: src.TransportID, ReaderKey: src.ReaderKey, ServiceURI: src.ServiceURI,
+			DeliveredAt: src.DeliveredAt, FetchedAt: src.FetchedAt, Message: src.Message}
+		r := &xta.TransportReport{Meta: m.meta(it), ReportTime: m.now()}
+		r.Meta.Size = src.Size
+		r.Meta.Origin = src.CreatedAt
+		r.Meta.InitialSend = src.CreatedAt
+		r.Infos = append(r.Infos, xta.Record{Time: src.CreatedAt, Code: "accepted", Reason: "vom Hub zur Zustellung angenommen"})
+		switch src.State {
+		case "pending":
+			r.Open = true
+			if src.LastError != "" {
+				r.Infos = append(r.Infos, xta.Record{Time: m.now(), Code: "retry",
+					Reason: fmt.Sprintf("Zustellversuch %d fehlgeschlagen, wird wiederholt: %s", src.Attempts, src.LastError)})
+			}
+		case "dead":
+			r.Errors = append(r.Errors, xta.Record{Time: m.now(), Code: "failed", Reason: "Zustellung endgültig fehlgeschlagen: " + src.LastError})
+		default:
+			r.Infos = append(r.Infos, xta.Record{Time: src.DeliveredAt, Code: "delivered", Reason: "in das Postfach des Lesers eingestellt"})
+			if !src.FetchedAt.IsZero() {
+				r.Infos = append(r.Infos, xta.Record{Time: src.FetchedAt, Code: "fetched", Reason: "vom Leser abgeholt (close)"})
+			}
+		}
+		for _, rc := range src.Receipts {
+			r.Additional = append(r.Additional, xta.AdditionalReport{Key: receiptKeyPrefix + rc.TypeCode, Data: rc.Payload})
+			r.Infos = append(r.Infos, xta.Record{Time: rc.ReceivedAt, Code: "receipt",
+				Reason: fmt.Sprintf("XÖV-Nachricht %s (%s) vom Leser erhalten", rc.TypeCode, rc.TransportID)})
+		}
+		return r, nil
+	}
+	if !strings.EqualFold(identity, src.AuthorKey) && !strings.EqualFold(identity, src.ReaderKey) {
+		return nil, fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
+	}
+	r := &xta.TransportReport{ReportTime: m.now(), Meta: xta.MessageMeta{
+		MessageID: src.TransportID, AuthorKey: src.AuthorKey, AuthorType: "xoev", ReaderKey: src.ReaderKey, ReaderType: "xoev",
+		BusinessScenario: xta.Code{Code: "XBAU_DATA", ListURI: businessScenarioList, ListVersionID: "1"},
+		MessageType:      xta.Code{Code: orUnknown(src.Message.TypeCode), ListURI: messageTypeList, ListVersionID: "1.0"},
+		PayloadSchema:    "urn:unknown", Size: src.Size,
+		InitialSend: src.ReceivedAt, Delivery: src.ReceivedAt, Reception: src.ReceivedAt,
+	}}
+	r.Infos = []xta.Record{{Time: src.ReceivedAt, Code: "received", Reason: "vom Hub empfangen und gespeichert"}}
+	if src.Note != "" {
+		r.Warnings = []xta.Record{{Time: src.ReceivedAt, Code: "kept", Reason: "ohne Wirkung aufbewahrt: " + src.Note}}
+	}
+	return r, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

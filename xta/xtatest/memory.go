@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/dxhub/dxhub/xta"
 )
@@ -41,31 +44,57 @@ type memMsg struct {
 	closed      bool
 }
 
-// MemoryBackend is an in-memory xta.Backend for tests and simulations. It is
-// safe for concurrent use. Fail, when set, is called at the start of every
-// Backend method with the method name and may inject an error.
+// MemoryBackend is an in-memory xta.Backend (and xta.CancelBackend) for
+// tests, simulations and the fake remote XTA server. It is safe for
+// concurrent use. Fail, when set, is called at the start of every Backend
+// method with the method name and may inject an error.
 type MemoryBackend struct {
 	Fail func(op string) error
+	// Now is the clock for receive and fetch times (default time.Now).
+	Now func() time.Time
+	// OpenReports makes the transport report of a received message stay open
+	// (status 0) for that many getTransportReport calls before it turns green.
+	OpenReports int
+	// Identity is the XTAServerIdentity in reports (default "xtatest").
+	Identity string
 
 	mu       sync.Mutex
 	accounts map[string]bool
-	boxes    map[string][]*memMsg // reader → messages in delivery order
-	received map[string]Received  // message ID → message
+	boxes    map[string][]*memMsg // reader → messages in mailbox order
+	received map[string]*memRecv  // lower-case message ID → message
 	order    []string
 }
 
-var _ xta.Backend = (*MemoryBackend)(nil)
+type memRecv struct {
+	r        Received
+	at       time.Time
+	polls    int
+	canceled bool
+}
+
+var (
+	_ xta.Backend       = (*MemoryBackend)(nil)
+	_ xta.CancelBackend = (*MemoryBackend)(nil)
+)
 
 // NewMemoryBackend returns a backend with active accounts for the given keys.
 func NewMemoryBackend(accounts ...string) *MemoryBackend {
-	b := &MemoryBackend{accounts: map[string]bool{}, boxes: map[string][]*memMsg{}, received: map[string]Received{}}
+	b := &MemoryBackend{accounts: map[string]bool{}, boxes: map[string][]*memMsg{}, received: map[string]*memRecv{}}
 	for _, a := range accounts {
 		b.accounts[a] = true
 	}
 	return b
 }
 
-// Deliver puts a message into the mailbox of meta.ReaderKey.
+func (b *MemoryBackend) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+// Deliver puts a message into the mailbox of meta.ReaderKey (Delivery
+// defaults to now).
 func (b *MemoryBackend) Deliver(meta xta.MessageMeta, message Blob, attachments ...Blob) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -75,16 +104,26 @@ func (b *MemoryBackend) Deliver(meta xta.MessageMeta, message Blob, attachments 
 			meta.Size += int64(len(a.Data))
 		}
 	}
-	b.boxes[meta.ReaderKey] = append(b.boxes[meta.ReaderKey], &memMsg{meta: meta, message: message, attachments: attachments})
+	if meta.Delivery.IsZero() {
+		meta.Delivery = b.now()
+	}
+	box := append(b.boxes[meta.ReaderKey], &memMsg{meta: meta, message: message, attachments: attachments})
+	sort.SliceStable(box, func(i, j int) bool {
+		return xta.Cursor{Delivery: box[i].meta.Delivery, MessageID: box[i].meta.MessageID}.Before(box[j].meta)
+	})
+	b.boxes[meta.ReaderKey] = box
 }
 
-// Received returns the messages received through sendMessage, in order.
+// Received returns the messages received through sendMessage, in order
+// (cancelled ones excluded).
 func (b *MemoryBackend) Received() []Received {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]Received, 0, len(b.order))
 	for _, id := range b.order {
-		out = append(out, b.received[id])
+		if r := b.received[id]; !r.canceled {
+			out = append(out, r.r)
+		}
 	}
 	return out
 }
@@ -106,7 +145,7 @@ func (b *MemoryBackend) fail(op string) error {
 
 func (b *MemoryBackend) find(reader, id string) *memMsg {
 	for _, m := range b.boxes[reader] {
-		if m.meta.MessageID == id {
+		if strings.EqualFold(m.meta.MessageID, id) {
 			return m
 		}
 	}
@@ -124,25 +163,25 @@ func (b *MemoryBackend) AccountActive(_ context.Context, identity string) (bool,
 }
 
 // StatusList implements xta.Backend.
-func (b *MemoryBackend) StatusList(_ context.Context, reader string, max int) ([]xta.MessageMeta, int, error) {
+func (b *MemoryBackend) StatusList(_ context.Context, reader string, q xta.ListQuery) ([]xta.MessageMeta, int, error) {
 	if err := b.fail("StatusList"); err != nil {
 		return nil, 0, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []xta.MessageMeta
-	pending := 0
+	remaining := 0
 	for _, m := range b.boxes[reader] {
-		if m.closed {
+		if !q.After.Before(m.meta) || !q.Selector.Matches(m.meta, m.closed) {
 			continue
 		}
-		if len(out) < max {
+		if len(out) < q.Limit {
 			out = append(out, m.meta)
 		} else {
-			pending++
+			remaining++
 		}
 	}
-	return out, pending, nil
+	return out, remaining, nil
 }
 
 // Fetch implements xta.Backend.
@@ -174,7 +213,10 @@ func (b *MemoryBackend) Close(_ context.Context, reader, messageID string) error
 	if m == nil {
 		return fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
 	}
-	m.closed = true
+	if !m.closed {
+		m.closed = true
+		m.meta.InitialFetch = b.now()
+	}
 	return nil
 }
 
@@ -183,8 +225,9 @@ func (b *MemoryBackend) Receive(_ context.Context, msg *xta.InboundMessage) erro
 	if err := b.fail("Receive"); err != nil {
 		return err
 	}
+	key := strings.ToLower(msg.Meta.MessageID)
 	b.mu.Lock()
-	_, dup := b.received[msg.Meta.MessageID]
+	_, dup := b.received[key]
 	b.mu.Unlock()
 	if dup {
 		return fmt.Errorf("%w: %s", xta.ErrDuplicateMessage, msg.Meta.MessageID)
@@ -212,10 +255,96 @@ func (b *MemoryBackend) Receive(_ context.Context, msg *xta.InboundMessage) erro
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, dup := b.received[msg.Meta.MessageID]; dup {
+	if _, dup := b.received[key]; dup {
 		return fmt.Errorf("%w: %s", xta.ErrDuplicateMessage, msg.Meta.MessageID)
 	}
-	b.received[msg.Meta.MessageID] = r
-	b.order = append(b.order, msg.Meta.MessageID)
+	b.received[key] = &memRecv{r: r, at: b.now()}
+	b.order = append(b.order, key)
 	return nil
+}
+
+// TransportReport implements xta.Backend for both directions: messages
+// identity sent (sendMessage) and messages in identity's mailbox.
+func (b *MemoryBackend) TransportReport(_ context.Context, identity, messageID string) (*xta.TransportReport, error) {
+	if err := b.fail("TransportReport"); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if r, ok := b.received[strings.ToLower(messageID)]; ok && strings.EqualFold(r.r.Meta.AuthorKey, identity) {
+		rep := &xta.TransportReport{Meta: r.r.Meta, ReportTime: now, ServerIdentity: b.Identity}
+		rep.Meta.InitialSend = r.at
+		r.polls++
+		switch {
+		case r.canceled:
+			rep.Errors = []xta.Record{{Time: r.at, Code: "canceled", Reason: "vom Autor zurückgezogen (cancelMessage)"}}
+		case !r.r.Meta.NotBefore.IsZero() && now.Before(r.r.Meta.NotBefore), r.polls <= b.OpenReports:
+			rep.Open = true
+		default:
+			rep.Meta.Delivery = r.at
+			rep.Infos = []xta.Record{{Time: r.at, Code: "delivered", Reason: "in das Postfach des Lesers eingestellt"}}
+		}
+		return rep, nil
+	}
+	if m := b.find(identity, messageID); m != nil {
+		rep := &xta.TransportReport{Meta: m.meta, ReportTime: now, ServerIdentity: b.Identity}
+		rep.Infos = []xta.Record{{Time: m.meta.Delivery, Code: "delivered", Reason: "in das Postfach eingestellt"}}
+		if m.closed {
+			rep.Infos = append(rep.Infos, xta.Record{Time: m.meta.InitialFetch, Code: "fetched", Reason: "vom Leser abgeholt (close)"})
+		}
+		return rep, nil
+	}
+	return nil, fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
+}
+
+// LookupService implements xta.Backend: a reader with an account receives
+// every service.
+func (b *MemoryBackend) LookupService(_ context.Context, _, reader, _ string) (xta.Availability, error) {
+	if err := b.fail("LookupService"); err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.accounts[reader] {
+		return xta.Available, nil
+	}
+	return xta.NotAvailable, nil
+}
+
+// Cancel implements xta.CancelBackend for messages received with a future
+// NotBefore.
+func (b *MemoryBackend) Cancel(_ context.Context, author, messageID string) error {
+	if err := b.fail("Cancel"); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.received[strings.ToLower(messageID)]
+	if !ok || !strings.EqualFold(r.r.Meta.AuthorKey, author) {
+		return fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
+	}
+	r.canceled = true
+	return nil
+}
+
+// SyncMemoryBackend is a MemoryBackend that also answers sendMessageSync
+// with Answer (a MemoryBackend alone answers it with 9080).
+type SyncMemoryBackend struct {
+	*MemoryBackend
+	Answer func(in Received) (*xta.OutboundMessage, error)
+}
+
+var _ xta.SyncBackend = (*SyncMemoryBackend)(nil)
+
+// ReceiveSync implements xta.SyncBackend: the request is stored like a
+// sendMessage, then Answer produces the response.
+func (b *SyncMemoryBackend) ReceiveSync(ctx context.Context, msg *xta.InboundMessage) (*xta.OutboundMessage, error) {
+	if err := b.Receive(ctx, msg); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	r := b.received[strings.ToLower(msg.Meta.MessageID)].r
+	b.mu.Unlock()
+	return b.Answer(r)
 }

@@ -13,6 +13,8 @@ import (
 func TestMemoryBackend(t *testing.T) {
 	ctx := context.Background()
 	b := NewMemoryBackend("ags:1")
+	yes := true
+	open := xta.Selector{NewEntry: &yes}
 	for _, id := range []string{"m1", "m2", "m3"} {
 		b.Deliver(xta.MessageMeta{MessageID: id, ReaderKey: "ags:1"}, Blob{ContentType: "application/xml", Data: []byte("<a/>")})
 	}
@@ -22,7 +24,7 @@ func TestMemoryBackend(t *testing.T) {
 	if ok, _ := b.AccountActive(ctx, "ags:2"); ok {
 		t.Error("account ags:2 active")
 	}
-	list, pending, err := b.StatusList(ctx, "ags:1", 2)
+	list, pending, err := b.StatusList(ctx, "ags:1", xta.ListQuery{Selector: open, Limit: 2})
 	if err != nil || len(list) != 2 || pending != 1 || list[0].MessageID != "m1" {
 		t.Fatalf("StatusList = %v, %d, %v", list, pending, err)
 	}
@@ -38,7 +40,7 @@ func TestMemoryBackend(t *testing.T) {
 	if _, err := b.Fetch(ctx, "ags:1", "nope"); !errors.Is(err, xta.ErrUnknownMessage) {
 		t.Errorf("fetch unknown: %v", err)
 	}
-	list, pending, _ = b.StatusList(ctx, "ags:1", 10)
+	list, pending, _ = b.StatusList(ctx, "ags:1", xta.ListQuery{Selector: open, Limit: 10})
 	if len(list) != 2 || pending != 0 || list[0].MessageID != "m2" {
 		t.Errorf("after close: %v, %d", list, pending)
 	}
@@ -56,7 +58,7 @@ func TestMemoryBackend(t *testing.T) {
 		t.Errorf("Received = %+v", got)
 	}
 	b.Fail = func(op string) error { return errors.New(op + " down") }
-	if _, _, err := b.StatusList(ctx, "ags:1", 1); err == nil || err.Error() != "StatusList down" {
+	if _, _, err := b.StatusList(ctx, "ags:1", xta.ListQuery{Limit: 1}); err == nil || err.Error() != "StatusList down" {
 		t.Errorf("injected error: %v", err)
 	}
 }

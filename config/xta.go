@@ -1,0 +1,208 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// XTA configures the hub's XTA 2 server (the built-in mailbox) and its XTA
+// client (delivery to remote XTA servers, picking up replies there). The
+// lead wires it as Config.XTA with `mapstructure:"xta"`.
+//
+//	xta:
+//	  server:
+//	    serverIdentity: dxhub
+//	    mtom: false
+//	    tls:
+//	      certFile: /etc/dxhub/xta-server.crt
+//	      keyFile: /etc/dxhub/xta-server.key
+//	      clientCAFile: /etc/dxhub/fachverfahren-ca.pem
+//	    clients:
+//	      - subjectCN: fachverfahren-koeln
+//	        identities: ["ags:05315000"]
+//	      - fingerprint: "3f:9a:…"
+//	        identities: ["ags:09162000"]
+//	  client:
+//	    timeout: 60s
+//	    retryMax: 2
+//	    mtom: true
+//	    certFile: /etc/dxhub/hub-client.crt
+//	    keyFile: /etc/dxhub/hub-client.key
+//	    serverCAFile: /etc/dxhub/xta-servers-ca.pem
+//	    tenants:
+//	      - tenant: "05315000"
+//	        certFile: /etc/dxhub/koeln.crt
+//	        keyFile: /etc/dxhub/koeln.key
+//	    endpoints:
+//	      - url: https://xta.example.org/GovGateway211/send211
+//	        mtom: false
+//	    leser:
+//	      - endpoint: https://xta.example.org
+//	        tenant: "05315000"
+//	        identity: "kop:0500000001"
+//	        schedule: "*/5 * * * *"
+type XTA struct {
+	Server XTAServer `mapstructure:"server"`
+	Client XTAClient `mapstructure:"client"`
+}
+
+// XTAServer configures the hub's own XTA server.
+type XTAServer struct {
+	// ServerIdentity is the XTAServerIdentity of transport reports and the
+	// sender part of message IDs from createMessageId (≤ 41 characters).
+	ServerIdentity string `mapstructure:"serverIdentity"`
+	// MTOM answers getMessage/sendMessageSync always with MTOM/XOP; false
+	// mirrors the request's packaging.
+	MTOM bool `mapstructure:"mtom"`
+	// TLS, when CertFile is set, serves the XTA ports over TLS; with
+	// ClientCAFile Fachverfahren must authenticate with client certificates
+	// mapped to identities by Clients.
+	TLS XTAServerTLS `mapstructure:"tls"`
+	// Clients maps client certificates to the organisation keys they may act for.
+	Clients []XTACertMapping `mapstructure:"clients"`
+	// MaxRequestBytes bounds a sendMessage request (0: 64 MiB).
+	MaxRequestBytes Size `mapstructure:"maxRequestBytes"`
+}
+
+// XTAServerTLS holds the server's certificate and the CA bundle that issues
+// Fachverfahren client certificates.
+type XTAServerTLS struct {
+	CertFile     string `mapstructure:"certFile"`
+	KeyFile      string `mapstructure:"keyFile"`
+	ClientCAFile string `mapstructure:"clientCAFile"`
+}
+
+// XTACertMapping maps one client certificate (by SHA-256 fingerprint, or by
+// subject CN) to identities such as "ags:05315000".
+type XTACertMapping struct {
+	SubjectCN   string   `mapstructure:"subjectCN"`
+	Fingerprint string   `mapstructure:"fingerprint"`
+	Identities  []string `mapstructure:"identities"`
+}
+
+// XTAClient configures delivery to remote XTA servers.
+type XTAClient struct {
+	Timeout  time.Duration `mapstructure:"timeout"`  // one HTTP attempt (0: 60s)
+	RetryMax int           `mapstructure:"retryMax"` // in-call retries (0: 2; -1: none)
+	// MTOM sends contents as MTOM/XOP parts unless Endpoints says otherwise.
+	MTOM bool `mapstructure:"mtom"`
+	// CertFile/KeyFile are the hub's default client certificate; Tenants
+	// override it per tenant (AGS). ServerCAFile verifies remote servers
+	// (empty: system roots).
+	CertFile     string             `mapstructure:"certFile"`
+	KeyFile      string             `mapstructure:"keyFile"`
+	ServerCAFile string             `mapstructure:"serverCAFile"`
+	Tenants      []XTATenantCert    `mapstructure:"tenants"`
+	Endpoints    []XTAEndpointFlags `mapstructure:"endpoints"`
+	Leser        []XTALeserJob      `mapstructure:"leser"`
+}
+
+// XTATenantCert is a tenant's client certificate for remote XTA servers.
+type XTATenantCert struct {
+	Tenant   string `mapstructure:"tenant"`
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
+}
+
+// XTAEndpointFlags switches MTOM per send-port URL.
+type XTAEndpointFlags struct {
+	URL  string `mapstructure:"url"`
+	MTOM bool   `mapstructure:"mtom"`
+}
+
+// XTALeserJob is a cron job picking up replies from a remote XTA mailbox.
+type XTALeserJob struct {
+	Endpoint string `mapstructure:"endpoint"`
+	Tenant   string `mapstructure:"tenant"`
+	Identity string `mapstructure:"identity"`
+	Schedule string `mapstructure:"schedule"`
+}
+
+// Validate checks the XTA section; key is its prefix (e.g. "xta"). Every
+// problem is returned as a *FieldError joined with errors.Join.
+func (x *XTA) Validate(key string) error {
+	var errs []error
+	add := func(k, format string, a ...any) {
+		errs = append(errs, &FieldError{Key: key + "." + k, Problem: fmt.Sprintf(format, a...)})
+	}
+	fileExists := func(k, path string) {
+		if path == "" {
+			return
+		}
+		if _, err := os.Stat(path); err != nil {
+			add(k, "cannot read %s: %v", path, err)
+		}
+	}
+	s := x.Server
+	if len(s.ServerIdentity) > 41 || strings.ContainsAny(s.ServerIdentity, ": \t") {
+		add("server.serverIdentity", "must be at most 41 characters without ':' or spaces")
+	}
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		add("server.tls", "certFile and keyFile go together")
+	}
+	if s.TLS.ClientCAFile != "" && s.TLS.CertFile == "" {
+		add("server.tls.clientCAFile", "client certificates need TLS: set certFile and keyFile")
+	}
+	fileExists("server.tls.certFile", s.TLS.CertFile)
+	fileExists("server.tls.keyFile", s.TLS.KeyFile)
+	fileExists("server.tls.clientCAFile", s.TLS.ClientCAFile)
+	if s.TLS.ClientCAFile != "" && len(s.Clients) == 0 {
+		add("server.clients", "client certificates are required but no certificate is mapped to an identity")
+	}
+	for i, m := range s.Clients {
+		k := fmt.Sprintf("server.clients[%d]", i)
+		if m.SubjectCN == "" && m.Fingerprint == "" {
+			add(k, "needs subjectCN or fingerprint")
+		}
+		if m.Fingerprint != "" && len(strings.ReplaceAll(m.Fingerprint, ":", "")) != 64 {
+			add(k+".fingerprint", "must be a SHA-256 fingerprint (64 hex digits, colons allowed)")
+		}
+		if len(m.Identities) == 0 {
+			add(k+".identities", "must name at least one organisation key")
+		}
+		for _, id := range m.Identities {
+			if !strings.Contains(id, ":") {
+				add(k+".identities", "%q is not an organisation key such as ags:05315000", id)
+			}
+		}
+	}
+	c := x.Client
+	if c.Timeout < 0 {
+		add("client.timeout", "must not be negative")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		add("client", "certFile and keyFile go together")
+	}
+	fileExists("client.certFile", c.CertFile)
+	fileExists("client.keyFile", c.KeyFile)
+	fileExists("client.serverCAFile", c.ServerCAFile)
+	seen := map[string]bool{}
+	for i, t := range c.Tenants {
+		k := fmt.Sprintf("client.tenants[%d]", i)
+		if t.Tenant == "" || t.CertFile == "" || t.KeyFile == "" {
+			add(k, "needs tenant, certFile and keyFile")
+		}
+		if seen[t.Tenant] {
+			add(k+".tenant", "tenant %s listed twice", t.Tenant)
+		}
+		seen[t.Tenant] = true
+		fileExists(k+".certFile", t.CertFile)
+		fileExists(k+".keyFile", t.KeyFile)
+	}
+	for i, e := range c.Endpoints {
+		if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			add(fmt.Sprintf("client.endpoints[%d].url", i), "%q is not an http(s) URL", e.URL)
+		}
+	}
+	for i, j := range c.Leser {
+		k := fmt.Sprintf("client.leser[%d]", i)
+		if j.Endpoint == "" || j.Identity == "" || j.Schedule == "" {
+			add(k, "needs endpoint, identity and schedule")
+		}
+	}
+	return errors.Join(errs...)
+}

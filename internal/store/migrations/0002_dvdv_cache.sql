@@ -1,0 +1,13 @@
+-- DVDV answers cached across restarts (dvdv.Resolver). Times are Unix microseconds (UTC).
+CREATE TABLE dvdv_cache (
+    kind       TEXT NOT NULL,             -- lookup kind: service, authority, categories, verify, certificate
+    key        TEXT NOT NULL,             -- normalised query of that kind
+    value      BLOB,                      -- the raw DVDV JSON answer; NULL for a negative entry
+    negative   INTEGER NOT NULL DEFAULT 0 CHECK (negative IN (0, 1)),
+    detail     TEXT NOT NULL DEFAULT '',  -- negative entries: the dvdv-warning-msg text, if any
+    server     TEXT NOT NULL DEFAULT '',  -- the DVDV server that answered
+    fetched_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE INDEX dvdv_cache_expires ON dvdv_cache (expires_at);

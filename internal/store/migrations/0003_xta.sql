@@ -1,0 +1,17 @@
+-- dxhub schema, version 3: deliveries to remote XTA servers (the hub as Autor).
+-- One row per delivery: the message ID the remote server issued
+-- (createMessageId), persisted before the first sendMessage and reused for
+-- every retry, and the last transport report polled from the server.
+CREATE TABLE xta_remote (
+    transport_id   TEXT PRIMARY KEY,          -- deliveries.transport_id
+    submission_id  TEXT NOT NULL,
+    remote_id      TEXT NOT NULL,             -- the MessageID used on the wire
+    endpoint       TEXT NOT NULL,             -- management port URL of the remote server
+    tenant         TEXT NOT NULL DEFAULT '',
+    state          TEXT NOT NULL CHECK (state IN ('created', 'sent', 'final')),
+    report_status  INTEGER,                   -- MessageStatus/Status of the last report (0-3)
+    report_detail  TEXT NOT NULL DEFAULT '',
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE INDEX xta_remote_open ON xta_remote (state, updated_at);
