@@ -3,7 +3,7 @@
 
 GO        ?= go
 BIN       := bin/dxhub
-APT_PKGS  := libxml2-dev libxml2-utils pkg-config gcc
+APT_PKGS  := libxml2-dev libxml2-utils pkg-config gcc xmlsec1 openssl
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 GOTESTFLAGS ?=
@@ -20,6 +20,12 @@ deps:
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@# node and npm (the independent npm soap client of the XTA interop test):
+	@# Debian's packages only where no node/npm is installed already.
+	@if ! command -v npm >/dev/null 2>&1; then \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; \
 	fi
 
 build: deps
