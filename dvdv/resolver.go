@@ -698,3 +698,14 @@ func (c chain) Resolve(ctx context.Context, readerKey, serviceURI string) (routi
 	}
 	return routing.Route{}, err
 }
+
+// InvalidateRoute forwards to every member that caches routes.
+func (c chain) InvalidateRoute(ctx context.Context, readerKey, serviceURI string) error {
+	var errs []error
+	for _, r := range c {
+		if inv, ok := r.(routing.RouteInvalidator); ok {
+			errs = append(errs, inv.InvalidateRoute(ctx, readerKey, serviceURI))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -15,6 +15,9 @@ import (
 type Store interface {
 	ClaimJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]string, error)
 	ReleaseJob(ctx context.Context, submissionID, owner string, next time.Time) error
+	// RenewLease extends owner's lease on a job until the given time; false
+	// means the lease was lost (it ran out and another worker claimed the job).
+	RenewLease(ctx context.Context, submissionID, owner string, until time.Time) (bool, error)
 	NextJobAt(ctx context.Context) (time.Time, error)
 	GetSubmission(ctx context.Context, id string) (Submission, error)
 	SaveMapped(ctx context.Context, msg Message, ev StatusEvent) error
@@ -188,6 +191,17 @@ func (p *Pipeline) runBatch(ctx context.Context, owner string, limit int) (int, 
 		return 0, err
 	}
 	for _, id := range ids {
+		// A batch is claimed at once but worked in turn: renew each job's lease
+		// as its turn comes, and skip it if the lease ran out meanwhile and
+		// another worker holds it now.
+		held, err := p.cfg.Store.RenewLease(ctx, id, owner, p.cfg.Clock.Now().Add(p.cfg.Lease))
+		if err != nil {
+			return len(ids), err
+		}
+		if !held {
+			p.log.Debug("pipeline: lease lost before processing; another worker has the job", "submission", id)
+			continue
+		}
 		if err := p.Process(ctx, id, owner); err != nil {
 			if ctx.Err() != nil {
 				return len(ids), ctx.Err()
@@ -218,6 +232,12 @@ func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
 		default:
 			// Delivered or beyond (or terminal): nothing left for the pipeline.
 			return p.cfg.Store.FinishJob(ctx, id)
+		}
+		if errors.Is(err, ErrStale) {
+			// Our lease ran out mid-step and another worker committed it first;
+			// its record stands and this worker's result is discarded.
+			p.log.Info("pipeline: step already committed by another worker", "submission", id, "err", err)
+			return nil
 		}
 		if err == nil && p.cfg.OnEvent != nil {
 			p.cfg.OnEvent() // a spurious wake-up (a postponed stage) costs one empty scan
@@ -329,6 +349,9 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner strin
 	out := transport.Deliver(ctx, d, msg, sub)
 	finished := p.cfg.Clock.Now()
 	p.breakers.Release(key, out.Kind)
+	if out.RouteStale {
+		p.invalidateRoute(ctx, d.Route, out.Reason)
+	}
 	res := AttemptResult{Delivery: d, Number: d.Attempts + 1, Started: started, Finished: finished, Outcome: out}
 	log := p.log.With("submission", sub.ID, "transport_id", d.TransportID, "attempt", res.Number)
 	switch out.Kind {
@@ -363,6 +386,21 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner strin
 		return true, err
 	}
 	return true, nil
+}
+
+// invalidateRoute drops a cached route after a delivery failed in a way that
+// suggests the directory entry changed (a renewed certificate, say).
+func (p *Pipeline) invalidateRoute(ctx context.Context, rt Route, reason string) {
+	inv, ok := p.cfg.Resolver.(RouteInvalidator)
+	if !ok {
+		return
+	}
+	if err := inv.InvalidateRoute(ctx, rt.ReaderKey, rt.ServiceURI); err != nil {
+		p.log.Warn("could not invalidate cached route", "reader", rt.ReaderKey, "service", rt.ServiceURI, "err", err)
+		return
+	}
+	p.log.Info("cached route invalidated after a certificate or decryption failure",
+		"reader", rt.ReaderKey, "service", rt.ServiceURI, "reason", reason)
 }
 
 func deliveredDetail(d Delivery, out Outcome) string {

@@ -312,3 +312,58 @@ func TestStatusAdvances(t *testing.T) {
 		}
 	}
 }
+
+// cachingResolver records route invalidations, like the DVDV cache.
+type cachingResolver struct {
+	routing.Resolver
+	mu          sync.Mutex
+	invalidated []string
+}
+
+func (c *cachingResolver) InvalidateRoute(_ context.Context, readerKey, serviceURI string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.invalidated = append(c.invalidated, readerKey+" "+serviceURI)
+	return nil
+}
+
+// A certificate or decryption failure drops the cached route so that the
+// retry asks the directory again; an ordinary failure keeps it.
+func TestPipelineInvalidatesStaleRoute(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		outcome routing.Outcome
+		want    int
+	}{
+		{"certificate rejected", routing.Outcome{Kind: routing.Retry, Reason: "x509: unknown authority", RouteStale: true}, 1},
+		{"plain 503", routing.Outcome{Kind: routing.Retry, Reason: "HTTP 503"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, fakeMapper{}, nil)
+			dir, _ := dvdv.NewFileDirectory("test", []dvdv.Entry{{ReaderKey: "ags:05315000", ServiceURI: "urn:svc", Transport: "xta-mailbox"}})
+			res := &cachingResolver{Resolver: dir}
+			p, err := routing.NewPipeline(routing.PipelineConfig{
+				Store: e.store, Mapper: fakeMapper{}, Resolver: res,
+				Transports: map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: e.transport},
+				Tenants:    map[string]routing.Tenant{"05315000": {AGS: "05315000", DVDVKey: "ags:05315000"}},
+				Services:   map[string]routing.Service{"universeller-antrag": {ID: "universeller-antrag", ServiceURI: "urn:svc"}},
+				Retry:      routing.RetryPolicy{Initial: time.Minute, Max: time.Hour, Multiplier: 2, MaxAttempts: 4, MaxAge: 24 * time.Hour},
+				Clock:      e.clock, Lease: time.Minute, Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.transport.outcomes = []routing.Outcome{tc.outcome}
+			e.submit(t, "s1")
+			if _, err := p.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(res.invalidated) != tc.want {
+				t.Fatalf("invalidated %v, want %d call(s)", res.invalidated, tc.want)
+			}
+			if tc.want == 1 && res.invalidated[0] != "ags:05315000 urn:svc" {
+				t.Fatalf("invalidated %q", res.invalidated[0])
+			}
+		})
+	}
+}

@@ -20,6 +20,12 @@ type NewSubmission struct {
 // ErrIdempotencyConflict: the Idempotency-Key was used before with another body.
 var ErrIdempotencyConflict = errors.New("idempotency key reused with a different request body")
 
+// ErrStale is returned by a store when a worker commits a step that another
+// worker has already committed: its lease ran out while it worked (a slow
+// transport, a paused process) and the job was claimed again. The commit is
+// rolled back, so each step is recorded exactly once.
+var ErrStale = errors.New("stale step: another worker already advanced this submission")
+
 // ErrNotFound is returned by stores for unknown IDs.
 var ErrNotFound = errors.New("not found")
 
@@ -81,6 +87,16 @@ type Outcome struct {
 	Status Status
 	// Evidence is raw proof (a report ID, a response excerpt) for the history.
 	Evidence string
+	// RouteStale says the failure points at outdated directory data: the
+	// peer's TLS certificate did not verify, or the reader could not decrypt
+	// what we encrypted for the certificate the directory named. The pipeline
+	// then drops the cached route so the next attempt asks the directory again.
+	RouteStale bool
+}
+
+// RouteInvalidator is implemented by resolvers that cache routes (DVDV).
+type RouteInvalidator interface {
+	InvalidateRoute(ctx context.Context, readerKey, serviceURI string) error
 }
 
 // Transport delivers one message. The message ID in d.TransportID is fixed before

@@ -61,7 +61,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	data, addr := t.TempDir(), freeAddr(t)
-	env := []string{"DXHUB_WORKERS_LEASE=2s", "DXHUB_LOG_LEVEL=warn"}
+	env := []string{"DXHUB_WORKERS_LEASE=2s", "DXHUB_HUB_LOGLEVEL=warn"}
 	var hubMu sync.Mutex
 	h := startHub(t, data, addr, env...)
 	base := h.base

@@ -113,7 +113,7 @@ func startHub(t *testing.T, dataDir, addr string, env ...string) *hubProcess {
 	t.Cleanup(func() {
 		h.kill()
 		if t.Failed() {
-			t.Logf("hub logs:\n%s", h.logs.String())
+			t.Logf("hub logs (last 60 lines):\n%s", tailLines(h.logs.String(), 60))
 		}
 	})
 	select {
@@ -124,6 +124,16 @@ func startHub(t *testing.T, dataDir, addr string, env ...string) *hubProcess {
 		t.Fatalf("hub not ready after 60s:\n%s", h.logs.String())
 	}
 	return h
+}
+
+// tailLines returns the last n lines of s, so that a failing test's own
+// message is not buried under thousands of log lines.
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("… %d earlier lines omitted", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // kill ends the process with SIGKILL: no shutdown code runs.

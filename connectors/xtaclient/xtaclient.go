@@ -21,6 +21,7 @@ package xtaclient
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -326,6 +327,12 @@ func (a *Adapter) contents(msg routing.Message, sub routing.Submission) ([]xta.C
 // Classify maps the result of an XTA call to a routing outcome: nil and
 // fault 9024 are Delivered; see the package documentation for the rest.
 func Classify(op string, err error) routing.Outcome {
+	out := classify(op, err)
+	out.RouteStale = err != nil && isCertificateError(err)
+	return out
+}
+
+func classify(op string, err error) routing.Outcome {
 	if err == nil {
 		return routing.Outcome{Kind: routing.Delivered}
 	}
@@ -355,6 +362,18 @@ func Classify(op string, err error) routing.Outcome {
 		return routing.Outcome{Kind: routing.Retry, Reason: err.Error()}
 	}
 	return routing.Outcome{Kind: routing.Retry, Reason: fmt.Sprintf("%s: %v", op, err)}
+}
+
+// isCertificateError reports a TLS failure caused by the peer's certificate:
+// the directory may name an outdated certificate or endpoint.
+func isCertificateError(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		ierr x509.CertificateInvalidError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
 }
 
 // ReportResult is what PollReports did for one delivery.

@@ -295,3 +295,25 @@ func TestFetchReplies(t *testing.T) {
 		}
 	}
 }
+
+// A server whose certificate does not verify marks the route stale (the
+// directory may name a renewed certificate); a refused connection does not.
+func TestClassifyCertificateFailureMarksRouteStale(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	_, err := (&http.Client{Timeout: 5 * time.Second}).Get(srv.URL) // no trust in the test CA
+	if err == nil {
+		t.Fatal("expected a certificate error")
+	}
+	out := xtaclient.Classify("sendMessage", fmt.Errorf("send: %w", err))
+	if out.Kind != routing.Retry || !out.RouteStale {
+		t.Fatalf("certificate failure: %+v, want retry with RouteStale", out)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = (&http.Client{Timeout: 5 * time.Second}).Get("https://" + addr)
+	if out := xtaclient.Classify("sendMessage", err); out.RouteStale {
+		t.Fatalf("refused connection marked the route stale: %+v", out)
+	}
+}

@@ -381,3 +381,55 @@ func TestDeadLetterRetryAndDrop(t *testing.T) {
 		t.Fatalf("trace = %+v %v", tr, err)
 	}
 }
+
+// Two workers that both held the job (the first one's lease ran out while it
+// delivered) must not both record the attempt: the second commit is stale.
+func TestRecordAttemptFencing(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	s.CreateSubmission(ctx, newSub("s1"))
+	d := deliverToMailbox(t, s, "s1") // attempt 1 recorded, as seen before it
+	ev := routing.StatusEvent{Status: routing.StatusDelivered, Time: t0, Source: routing.SourceHub}
+	err := s.RecordAttempt(ctx, routing.AttemptResult{Delivery: d, Number: 1, Started: t0, Finished: t0,
+		Outcome: routing.Outcome{Kind: routing.Delivered}, Done: true, Event: &ev})
+	if !errors.Is(err, routing.ErrStale) {
+		t.Fatalf("second record of attempt 1: err = %v, want ErrStale", err)
+	}
+	evs, _ := s.Events(ctx, "s1")
+	if n := countStatus(evs, routing.StatusDelivered); n != 1 {
+		t.Fatalf("%d delivered events, want 1", n)
+	}
+	if atts, _ := s.Attempts(ctx, "s1"); len(atts) != 1 {
+		t.Fatalf("attempts = %+v, want 1", atts)
+	}
+	// Terminating a submission whose job is already gone is stale too.
+	err = s.Terminate(ctx, "s1", routing.StatusEvent{Status: routing.StatusFailed, Time: t0, Source: routing.SourceHub}, "x")
+	if !errors.Is(err, routing.ErrStale) {
+		t.Fatalf("terminate after finish: err = %v, want ErrStale", err)
+	}
+	if evs2, _ := s.Events(ctx, "s1"); len(evs2) != len(evs) {
+		t.Fatalf("terminate added events: %d → %d", len(evs), len(evs2))
+	}
+}
+
+func TestRenewLease(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	s.CreateSubmission(ctx, newSub("s1"))
+	if ids, _ := s.ClaimJobs(ctx, "A", t0, time.Second, 10); len(ids) != 1 {
+		t.Fatalf("A claimed %v", ids)
+	}
+	if ok, err := s.RenewLease(ctx, "s1", "A", t0.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("A renews: %v %v", ok, err)
+	}
+	// The renewed lease holds past the original one.
+	if ids, _ := s.ClaimJobs(ctx, "B", t0.Add(2*time.Second), time.Second, 10); len(ids) != 0 {
+		t.Fatalf("B claimed %v during A's renewed lease", ids)
+	}
+	if ids, _ := s.ClaimJobs(ctx, "B", t0.Add(2*time.Minute), time.Second, 10); len(ids) != 1 {
+		t.Fatalf("B claimed %v after A's lease ran out", ids)
+	}
+	if ok, _ := s.RenewLease(ctx, "s1", "A", t0.Add(3*time.Minute)); ok {
+		t.Fatal("A renewed a lease B holds")
+	}
+}

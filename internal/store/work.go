@@ -63,6 +63,18 @@ func (s *Store) ReleaseJob(ctx context.Context, submissionID, owner string, next
 	return nil
 }
 
+// RenewLease extends owner's lease on a job; false means the lease is no
+// longer owner's (it ran out and another worker claimed the job).
+func (s *Store) RenewLease(ctx context.Context, submissionID, owner string, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET lease_until = ? WHERE submission_id = ? AND lease_owner = ?`,
+		micros(until), submissionID, owner)
+	if err != nil {
+		return false, fmt.Errorf("store: renew lease: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // FinishJob removes a submission's job (nothing left to do for the pipeline).
 func (s *Store) FinishJob(ctx context.Context, submissionID string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, submissionID); err != nil {
@@ -141,8 +153,15 @@ func (s *Store) Terminate(ctx context.Context, submissionID string, ev routing.S
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, submissionID)
-		return err
+		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, submissionID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// Another worker has already ended this submission's pipeline work.
+			return fmt.Errorf("store: terminate %s: %w", submissionID, routing.ErrStale)
+		}
+		return nil
 	})
 }
 
@@ -193,12 +212,22 @@ func (s *Store) GetDelivery(ctx context.Context, submissionID string) (routing.D
 func (s *Store) RecordAttempt(ctx context.Context, r routing.AttemptResult) error {
 	d := r.Delivery
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// Fencing: the attempt counts only if the delivery is still where this
+		// worker found it. A worker whose lease ran out mid-attempt finds the
+		// delivery advanced by its successor and must not record it twice.
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempts = ? WHERE id = ? AND state = 'pending' AND attempts = ?`,
+			r.Number, d.ID, r.Number-1)
+		if err != nil {
+			return fmt.Errorf("store: record attempt: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("store: attempt %d of delivery %s: %w", r.Number, d.TransportID, routing.ErrStale)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, reason)
 			VALUES (?, ?, ?, ?, ?, ?)`, d.ID, r.Number, micros(r.Started), micros(r.Finished), r.Outcome.Kind.String(),
 			truncate(r.Outcome.Reason, 2000)); err != nil {
 			return fmt.Errorf("insert attempt: %w", err)
 		}
-		var err error
 		switch {
 		case r.Done:
 			_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = ''
