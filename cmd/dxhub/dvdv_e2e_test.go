@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/dxhub/dxhub/dvdv"
 	"github.com/dxhub/dxhub/dvdv/dvdvtest"
 	"github.com/dxhub/dxhub/internal/testenv"
+	"github.com/dxhub/dxhub/internal/testpki"
 	"github.com/dxhub/dxhub/xta"
 	"github.com/dxhub/dxhub/xta/xtatest"
 )
@@ -80,18 +82,22 @@ func TestDeliveryRoutedByDVDV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	drun, err := dvdvtest.Listen(dsrv, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drun.Close()
+	// The DVDV speaks HTTPS with a certificate from a private CA that the
+	// hub trusts only through dvdv.caFile, as in a real deployment.
+	pki := testpki.NewCA(t, "DVDV Test CA")
+	dts := httptest.NewUnstartedServer(dsrv)
+	dts.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Server(t, "dvdv.test").TLS}, MinVersion: tls.VersionTLS12}
+	dts.StartTLS()
+	defer dts.Close()
+	dvdvURL := dts.URL + dvdvtest.BasePath
 
 	cfg := config.Default()
 	cfg.Hub.DataDir = t.TempDir()
 	cfg.Hub.StandardsDir = std
 	cfg.Workers.Count = 0
 	cfg.Endpoints = nil // nothing configured: DVDV decides
-	cfg.DVDV.Servers = []string{drun.URL}
+	cfg.DVDV.Servers = []string{dvdvURL}
+	cfg.DVDV.CAFile = pki.WriteCA(t)
 	cfg.DVDV.CertFile, cfg.DVDV.KeyFile = certFile, keyFile
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
