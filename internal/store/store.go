@@ -33,6 +33,7 @@ var ErrDuplicate = routing.ErrDuplicate
 // Store is the SQLite-backed store.
 type Store struct {
 	db *sql.DB
+	w  *writer // group commit of all write transactions; nil while migrating
 }
 
 // Options tunes the SQLite connection.
@@ -40,6 +41,9 @@ type Options struct {
 	// Synchronous is the SQLite synchronous pragma: "FULL" (default; a commit
 	// survives power loss) or "NORMAL" (survives process crashes only).
 	Synchronous string
+	// GroupCommit is the most write transactions committed together (one
+	// fsync for all); 0 means 64, 1 turns grouping off.
+	GroupCommit int
 }
 
 // OpenSQLite opens (creating if needed) the database file and applies migrations.
@@ -65,11 +69,21 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		db.Close()
 		return nil, err
 	}
+	group := opts.GroupCommit
+	if group <= 0 {
+		group = 64
+	}
+	s.w = newWriter(db, group)
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.w != nil {
+		s.w.close()
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -122,19 +136,13 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return int(v.Int64), err
 }
 
+// tx runs fn as one atomic write. Concurrent writes are committed in groups
+// (see writer); fn must only use tx, never start another write itself.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+	if s.w == nil {
+		return directTx(ctx, s.db, fn)
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.w.do(ctx, fn)
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
