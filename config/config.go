@@ -115,6 +115,9 @@ type Hub struct {
 	LogLevel string `mapstructure:"logLevel"`
 	// LogFormat is text or json.
 	LogFormat string `mapstructure:"logFormat"`
+	// DebugListen, when set (host:port, keep it on 127.0.0.1), serves Go's
+	// pprof profiles under /debug/pprof/ on a listener of its own.
+	DebugListen string `mapstructure:"debugListen"`
 }
 
 // Limits bound what intake accepts.

@@ -162,6 +162,11 @@ func (c *Config) validateHub(p *problems) {
 	} else if _, err := time.LoadLocation(h.Timezone); err != nil {
 		p.add("hub.timezone", "%v", err)
 	}
+	if h.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(h.DebugListen); err != nil {
+			p.add("hub.debugListen", "%q is not host:port: %v", h.DebugListen, err)
+		}
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, h.LogLevel) {
 		p.add("hub.logLevel", "%q is not one of debug, info, warn, error", h.LogLevel)
 	}

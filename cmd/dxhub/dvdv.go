@@ -20,12 +20,8 @@ import (
 	"github.com/dxhub/dxhub/internal/store"
 )
 
-// dvdvSettings returns the configuration's DVDV section.
-//
-// WIRING: once config.Config has the field DVDV (type config.DVDV, tag mapstructure:"dvdv")
-// (defaulted with config.DefaultDVDV()), replace the body with
-// `return cfg.DVDV`. Until then the settings come from the flags of
-// `dxhub dvdv lookup` on top of the defaults.
+// dvdvSettings returns the configuration's DVDV section; `dxhub dvdv lookup`
+// flags are applied on top of it.
 var dvdvSettings = func(cfg *config.Config) config.DVDV { return cfg.DVDV }
 
 // newDVDVClient builds the DVDV client from the settings.

@@ -373,6 +373,14 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	go func() { defer wg.Done(); h.webhooks.Run(bg, 2*time.Second, h.hooks) }()
 	jobs.Start()
 	defer func() { <-jobs.Stop().Done() }()
+	if h.cfg.Hub.DebugListen != "" {
+		dbg, err := startDebugServer(h.cfg.Hub.DebugListen)
+		if err != nil {
+			return fmt.Errorf("hub.debugListen: %w", err)
+		}
+		defer dbg.Close()
+		h.log.Info("pprof profiles served", "addr", "http://"+h.cfg.Hub.DebugListen+"/debug/pprof/")
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	h.log.Info("dxhub listening", "addr", ln.Addr().String(), "base_url", h.cfg.BaseURL(),

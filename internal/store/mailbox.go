@@ -31,13 +31,20 @@ const mailboxWhere = `d.reader_key = ? AND d.transport = 'xta-mailbox' AND d.sta
 // MailboxList returns up to limit unfetched messages for reader, oldest first,
 // and how many unfetched messages there are in all.
 func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]MailboxItem, int, error) {
+	// The total comes from the same statement (a window over the unlimited
+	// result), so it can never be smaller than the page beside it while
+	// deliveries arrive concurrently.
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL`,
-		reader).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: mailbox count: %w", err)
+	if limit <= 0 { // only the count is asked for
+		err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL`,
+			reader).Scan(&total)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: mailbox count: %w", err)
+		}
+		return nil, total, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml)
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), count(*) OVER ()
 		FROM deliveries d JOIN messages m ON m.uuid = d.message_uuid
 		WHERE `+mailboxWhere+` AND d.fetched_at IS NULL ORDER BY d.delivered_at, d.id LIMIT ?`, reader, limit)
 	if err != nil {
@@ -50,7 +57,7 @@ func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]Ma
 		var delivered int64
 		if err := rows.Scan(&it.TransportID, &it.SubmissionID, &it.ReaderKey, &it.ServiceURI, &delivered,
 			&it.Message.UUID, &it.Message.Standard, &it.Message.Version, &it.Message.TypeCode, &it.Message.RootElement,
-			&it.Message.Namespace, &it.XMLSize); err != nil {
+			&it.Message.Namespace, &it.XMLSize, &total); err != nil {
 			return nil, 0, err
 		}
 		it.DeliveredAt = fromMicros(delivered)

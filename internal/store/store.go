@@ -56,7 +56,11 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("store: synchronous must be FULL or NORMAL, got %q", opts.Synchronous)
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(" + sync + ")"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(" + sync + ")",
+		// A larger page cache per connection (16 MiB) saves a read syscall per
+		// page. (A memory map was measured worse: SQLite remaps the growing
+		// file at the start of read transactions.)
+		"cache_size(-16384)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -58,11 +58,17 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 	}
 	cond := strings.Join(where, " AND ")
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries d WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: mailbox count: %w", err)
+	if q.Limit <= 0 { // only the count is asked for
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries d WHERE `+cond, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("store: mailbox count: %w", err)
+		}
+		return nil, total, nil
 	}
+	// The total comes from the same statement as the page (a window over
+	// the unlimited result), so deliveries arriving in between cannot make
+	// the remaining count negative.
 	rows, err := s.db.QueryContext(ctx, `SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml)
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), count(*) OVER ()
 		FROM deliveries d JOIN messages m ON m.uuid = d.message_uuid
 		WHERE `+cond+` ORDER BY d.delivered_at, lower(d.transport_id) LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
@@ -76,7 +82,7 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 		var fetched sql.NullInt64
 		if err := rows.Scan(&it.TransportID, &it.SubmissionID, &it.ReaderKey, &it.ServiceURI, &delivered, &fetched,
 			&it.Message.UUID, &it.Message.Standard, &it.Message.Version, &it.Message.TypeCode, &it.Message.RootElement,
-			&it.Message.Namespace, &it.XMLSize); err != nil {
+			&it.Message.Namespace, &it.XMLSize, &total); err != nil {
 			return nil, 0, err
 		}
 		it.DeliveredAt, it.FetchedAt = fromMicros(delivered), nullMicros(fetched)
