@@ -106,6 +106,11 @@ func newXTAWiring(cfg *config.Config, mailbox xta.Backend, st *store.Store, out 
 			if xcfg.ClientCerts, err = xta.NewCertAuthority(s.TLS.ClientCAFile, maps); err != nil {
 				return nil, &config.FieldError{Key: "xta.server.tls.clientCAFile", Problem: err.Error()}
 			}
+			// Ask for a certificate without making the handshake depend on
+			// it: every XTA request is then authorised by the CertAuthority,
+			// so a Fachverfahren without (or with a wrong) certificate gets
+			// the PermissionDenied fault (9010–9014) instead of a TLS alert.
+			w.tlsConf.ClientAuth = tls.RequestClientCert
 			w.mtls = true
 		}
 		if w.tlsLn, err = net.Listen("tcp", s.Listen); err != nil {
