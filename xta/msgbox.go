@@ -114,17 +114,17 @@ func (is *MemoryIterations) AdvanceIteration(_ context.Context, id string, c Cur
 	return nil
 }
 
-// putIteration starts an iteration for a new MsgBoxRequestID.
-func (s *Server) putIteration(ctx context.Context, it Iteration) (string, error) {
-	id := s.cfg.NewID()
-	if err := s.iters.PutIteration(ctx, id, it, s.cfg.Now().Add(s.cfg.IteratorTTL)); err != nil {
-		return "", fmt.Errorf("msgbox request %s: %w", id, err)
+// saveIteration records how far the reader got: a new iteration (isNew) is
+// stored with its first cursor in one write, an existing one advanced.
+func (s *Server) saveIteration(ctx context.Context, id string, it Iteration, isNew bool) error {
+	expires := s.cfg.Now().Add(s.cfg.IteratorTTL)
+	var err error
+	if isNew {
+		err = s.iters.PutIteration(ctx, id, it, expires)
+	} else {
+		err = s.iters.AdvanceIteration(ctx, id, it.Cursor, expires)
 	}
-	return id, nil
-}
-
-func (s *Server) advance(ctx context.Context, id string, c Cursor) error {
-	if err := s.iters.AdvanceIteration(ctx, id, c, s.cfg.Now().Add(s.cfg.IteratorTTL)); err != nil {
+	if err != nil {
 		return fmt.Errorf("msgbox request %s: %w", id, err)
 	}
 	return nil
@@ -203,22 +203,21 @@ func (s *Server) getStatusList(ctx context.Context, w http.ResponseWriter, req *
 		return err
 	}
 	it := Iteration{Reader: req.author, Selector: listSelector(sel), Form: form, Limit: limit}
-	requestID, err := s.putIteration(ctx, it)
-	if err != nil {
-		return err
-	}
-	return s.listPage(ctx, w, req, requestID, it)
+	return s.listPage(ctx, w, req, s.cfg.NewID(), it, true)
 }
 
 // listPage answers getStatusList/getNextStatusList with the next page of it.
-func (s *Server) listPage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it Iteration) error {
+func (s *Server) listPage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it Iteration, isNew bool) error {
 	metas, remaining, err := s.b.StatusList(ctx, it.Reader, ListQuery{Selector: it.Selector, After: it.Cursor, Limit: it.Limit})
 	if err != nil {
 		return fmt.Errorf("status list %s: %w", it.Reader, err)
 	}
 	if len(metas) > 0 {
 		last := metas[len(metas)-1]
-		if err := s.advance(ctx, requestID, Cursor{Delivery: last.Delivery, MessageID: last.MessageID}); err != nil {
+		it.Cursor = Cursor{Delivery: last.Delivery, MessageID: last.MessageID}
+	}
+	if isNew || len(metas) > 0 {
+		if err := s.saveIteration(ctx, requestID, it, isNew); err != nil {
 			return err
 		}
 	}
@@ -281,7 +280,7 @@ func (s *Server) getNextStatusList(ctx context.Context, w http.ResponseWriter, r
 			x.writeMsgBoxResponse(id, MsgBoxReasonRequestIDInvalid, 0)
 		}, func(x *Writer) { writeStatusList(x, "", nil) })
 	}
-	return s.listPage(ctx, w, req, id, it)
+	return s.listPage(ctx, w, req, id, it, false)
 }
 
 func (x *Writer) writeMsgBoxResponse(requestID, noMessageReason string, pending int) {
@@ -332,15 +331,14 @@ func (s *Server) getMessage(ctx context.Context, w http.ResponseWriter, req *req
 		return NewFault(CodeNoParameters, "MsgSelector/wsa:MessageID missing")
 	}
 	it := Iteration{Reader: req.author, Selector: sel, Limit: 1}
-	requestID, err := s.putIteration(ctx, it)
-	if err != nil {
-		return err
-	}
+	requestID := s.cfg.NewID()
 	if len(sel.MessageIDs) == 1 && len(sel.RelatesTo) == 0 && sel.From.IsZero() && sel.To.IsZero() && sel.NewEntry == nil {
 		// The common case: one message by ID, open or already fetched.
+		// Its selection has nothing to continue, so the iteration is not
+		// stored: getNextMessage with this ID answers 9070 either way.
 		return s.sendFetched(ctx, w, req, requestID, sel.MessageIDs[0], -1)
 	}
-	return s.nextMessage(ctx, w, req, requestID, it)
+	return s.nextMessage(ctx, w, req, requestID, it, true)
 }
 
 func (s *Server) getNextMessage(ctx context.Context, w http.ResponseWriter, req *request) error {
@@ -358,11 +356,11 @@ func (s *Server) getNextMessage(ctx context.Context, w http.ResponseWriter, req 
 	if !ok {
 		return NewFault(CodeUnknownMessageID, fmt.Sprintf("MsgBoxRequestID %q is unknown or expired (%s)", id, MsgBoxReasonRequestIDInvalid))
 	}
-	return s.nextMessage(ctx, w, req, id, it)
+	return s.nextMessage(ctx, w, req, id, it, false)
 }
 
 // nextMessage sends the first message of it after its cursor.
-func (s *Server) nextMessage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it Iteration) error {
+func (s *Server) nextMessage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it Iteration, isNew bool) error {
 	metas, remaining, err := s.b.StatusList(ctx, it.Reader, ListQuery{Selector: it.Selector, After: it.Cursor, Limit: 1})
 	if err != nil {
 		return fmt.Errorf("status list %s: %w", it.Reader, err)
@@ -370,7 +368,8 @@ func (s *Server) nextMessage(ctx context.Context, w http.ResponseWriter, req *re
 	if len(metas) == 0 {
 		return NewFault(CodeUnknownMessageID, fmt.Sprintf("no (further) message matches the selection (%s)", MsgBoxReasonNoMatch))
 	}
-	if err := s.advance(ctx, requestID, Cursor{Delivery: metas[0].Delivery, MessageID: metas[0].MessageID}); err != nil {
+	it.Cursor = Cursor{Delivery: metas[0].Delivery, MessageID: metas[0].MessageID}
+	if err := s.saveIteration(ctx, requestID, it, isNew); err != nil {
 		return err
 	}
 	return s.sendFetched(ctx, w, req, requestID, metas[0].MessageID, remaining)

@@ -49,7 +49,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is the built-in mailbox over a real SQLite store and blob store,
 // served by a real XTA server on 127.0.0.1.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	path  string
 	blobs *blob.Store
@@ -58,16 +58,18 @@ type env struct {
 	url   string
 	srv   *httptest.Server
 	ttl   time.Duration
+	// memIters keeps iterations in memory (xta's default) instead of the store.
+	memIters bool
 }
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, clock: &clock{now: t0}, path: filepath.Join(t.TempDir(), "hub.db"), ttl: 15 * time.Minute}
 	var err error
-	if e.st, err = store.OpenSQLite(ctx, e.path, store.Options{Synchronous: "NORMAL"}); err != nil {
+	if e.st, err = store.OpenSQLite(ctx, e.path, store.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.st.Close() })
@@ -92,9 +94,12 @@ func (e *env) start() {
 	}
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.url = "http://" + e.srv.Listener.Addr().String()
+	var iters xta.IterationStore = &xtabox.Iterations{Store: e.st, Clock: e.clock}
+	if e.memIters {
+		iters = nil
+	}
 	s, err := xta.NewServer(e.box, xta.Config{WSDLDir: filepath.Join(testenv.MustStandardsDir(e.t), "xta2-v3"), BaseURL: e.url,
-		SpoolDir: e.t.TempDir(), Now: e.clock.Now, IteratorTTL: e.ttl,
-		Iterations: &xtabox.Iterations{Store: e.st, Clock: e.clock}})
+		SpoolDir: e.t.TempDir(), Now: e.clock.Now, IteratorTTL: e.ttl, Iterations: iters})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -110,7 +115,7 @@ func (e *env) client(identity string) *xta.Client {
 }
 
 // sample1200 is a real XBau Kernmodul 1200 (the golden file of xoev).
-func sample1200(t *testing.T) ([]byte, xoev.Inbound) {
+func sample1200(t testing.TB) ([]byte, xoev.Inbound) {
 	t.Helper()
 	b, err := os.ReadFile("../../xoev/testdata/golden/minimal.xml")
 	if err != nil {
