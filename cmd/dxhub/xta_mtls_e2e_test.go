@@ -18,6 +18,7 @@ import (
 	"github.com/dxhub/dxhub/config"
 	"github.com/dxhub/dxhub/internal/testenv"
 	"github.com/dxhub/dxhub/internal/testpki"
+	"github.com/dxhub/dxhub/xoev"
 	"github.com/dxhub/dxhub/xta"
 	"github.com/dxhub/dxhub/xta/xtatest"
 )
@@ -169,6 +170,37 @@ func TestXTAMutualTLSListener(t *testing.T) {
 	}
 	if st := getStatus(t, h.base, acc.ID); st.Status != "fetched" {
 		t.Fatalf("status after close = %s (%v)", st.Status, st.history())
+	}
+
+	// Replies over mTLS: Köln's 1120 is applied; a 1170 "from Köln" sent
+	// with Bonn's certificate is refused (9014) and has no effect.
+	ref, err := xoev.ParseInbound(msg.Message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1120, err := xoev.BuildReceipt1120(ref.Header, xoev.Reply{Created: time.Now(), Reference: ref.Reference})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1170, err := xoev.BuildStatus1170(ref.Header, "08", time.Time{}, xoev.Reply{Created: time.Now(), Reference: ref.Reference})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyMeta := func(doc xoev.Document) xta.MessageMeta {
+		return xta.MessageMeta{MessageID: "urn:de:xta:messageid:fv:" + doc.UUID, AuthorKey: "ags:05315000", AuthorType: "xoev",
+			ReaderKey: "kop:0500000001", ReaderType: "xoev", Service: list[0].Service, BusinessScenario: list[0].BusinessScenario,
+			MessageType: xta.Code{Code: doc.RootElement}, PayloadSchema: doc.Namespace}
+	}
+	if err := fv.SendMessage(ctx, replyMeta(r1120), r1120.XML); err != nil {
+		t.Fatal(err)
+	}
+	var denied *xta.Fault
+	bonnAsKoeln := xtatest.New(xtaURL, "ags:05315000", mtlsClient(t, serverCA, bonnLeaf))
+	if err := bonnAsKoeln.SendMessage(ctx, replyMeta(r1170), r1170.XML); !errors.As(err, &denied) || denied.Code != xta.CodeCertSenderMismatch {
+		t.Fatalf("sendMessage with another authority's certificate: %v, want fault 9014", err)
+	}
+	if st := getStatus(t, h.base, acc.ID); fmt.Sprint(st.history()) != "[received validated routed delivered fetched acknowledged]" {
+		t.Fatalf("history = %v", st.history())
 	}
 
 	// Refused callers, each with the fault code of the WSDL's
