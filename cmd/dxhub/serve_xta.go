@@ -116,9 +116,9 @@ func newXTAWiring(cfg *config.Config, mailbox xta.Backend, st *store.Store, out 
 		if w.tlsLn, err = net.Listen("tcp", s.Listen); err != nil {
 			return nil, &config.FieldError{Key: "xta.server.listen", Problem: err.Error()}
 		}
-		real := s
-		real.Listen = w.tlsLn.Addr().String()
-		w.url = real.ListenURL()
+		bound := s // the announced URL carries the bound port (also for port 0)
+		bound.Listen = w.tlsLn.Addr().String()
+		w.url = bound.ListenURL()
 	}
 	xcfg.BaseURL = w.url
 	var err error
