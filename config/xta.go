@@ -1,12 +1,17 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // XTA configures the hub's XTA 2 server (the built-in mailbox) and its XTA
@@ -17,6 +22,8 @@ import (
 //	  server:
 //	    serverIdentity: dxhub
 //	    mtom: false
+//	    listen: 127.0.0.1:8443   # the XTA TLS listener (with tls.certFile)
+//	    baseURL: https://xta.hub.example.org:8443
 //	    tls:
 //	      certFile: /etc/dxhub/xta-server.crt
 //	      keyFile: /etc/dxhub/xta-server.key
@@ -58,10 +65,18 @@ type XTAServer struct {
 	// MTOM answers getMessage/sendMessageSync always with MTOM/XOP; false
 	// mirrors the request's packaging.
 	MTOM bool `mapstructure:"mtom"`
-	// TLS, when CertFile is set, serves the XTA ports over TLS; with
-	// ClientCAFile Fachverfahren must authenticate with client certificates
-	// mapped to identities by Clients.
+	// TLS, when CertFile is set, serves the XTA ports over TLS on their own
+	// listener (Listen) instead of the main one; with ClientCAFile
+	// Fachverfahren must authenticate with client certificates mapped to
+	// identities by Clients.
 	TLS XTAServerTLS `mapstructure:"tls"`
+	// Listen is the host:port of the XTA TLS listener; required with
+	// TLS.CertFile, not allowed without it (plain XTA is served on
+	// hub.listen).
+	Listen string `mapstructure:"listen"`
+	// BaseURL is the public URL of the XTA TLS listener, used in the served
+	// WSDL; empty means "https://" + Listen (unspecified host: localhost).
+	BaseURL string `mapstructure:"baseURL"`
 	// Clients maps client certificates to the organisation keys they may act for.
 	Clients []XTACertMapping `mapstructure:"clients"`
 	// MaxRequestBytes bounds a sendMessage request (0: 64 MiB).
@@ -129,12 +144,31 @@ func (x *XTA) Validate(key string) error {
 	add := func(k, format string, a ...any) {
 		errs = append(errs, &FieldError{Key: key + "." + k, Problem: fmt.Sprintf(format, a...)})
 	}
-	fileExists := func(k, path string) {
+	// keyPair loads a certificate and its key as the TLS stack will, so a
+	// bad file stops check-config and serve, naming the key (k.certFile /
+	// k.keyFile).
+	keyPair := func(k, certFile, keyFile string) {
+		for _, f := range []struct{ key, path string }{{"certFile", certFile}, {"keyFile", keyFile}} {
+			if _, err := os.Stat(f.path); err != nil {
+				add(k+"."+f.key, "cannot read %s: %v", f.path, err)
+				return
+			}
+		}
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			add(k+".certFile", "%s and %s are not a PEM certificate and its private key: %v", certFile, keyFile, err)
+		}
+	}
+	caBundle := func(k, path string) {
 		if path == "" {
 			return
 		}
-		if _, err := os.Stat(path); err != nil {
+		b, err := os.ReadFile(path)
+		if err != nil {
 			add(k, "cannot read %s: %v", path, err)
+			return
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			add(k, "%s holds no PEM certificate", path)
 		}
 	}
 	s := x.Server
@@ -147,9 +181,28 @@ func (x *XTA) Validate(key string) error {
 	if s.TLS.ClientCAFile != "" && s.TLS.CertFile == "" {
 		add("server.tls.clientCAFile", "client certificates need TLS: set certFile and keyFile")
 	}
-	fileExists("server.tls.certFile", s.TLS.CertFile)
-	fileExists("server.tls.keyFile", s.TLS.KeyFile)
-	fileExists("server.tls.clientCAFile", s.TLS.ClientCAFile)
+	if s.TLS.CertFile != "" && s.TLS.KeyFile != "" {
+		keyPair("server.tls", s.TLS.CertFile, s.TLS.KeyFile)
+	}
+	caBundle("server.tls.clientCAFile", s.TLS.ClientCAFile)
+	switch {
+	case s.TLS.CertFile != "" && s.Listen == "":
+		add("server.listen", "the XTA TLS listener needs an address (host:port), e.g. 127.0.0.1:8443")
+	case s.TLS.CertFile == "" && s.Listen != "":
+		add("server.listen", "a separate XTA listener serves TLS only: set server.tls.certFile and keyFile (plain XTA is served on hub.listen)")
+	case s.Listen != "":
+		if err := checkHostPort(s.Listen); err != nil {
+			add("server.listen", "%v", err)
+		}
+	}
+	if s.BaseURL != "" {
+		if u, err := url.Parse(s.BaseURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			add("server.baseURL", "%q is not an https URL", s.BaseURL)
+		}
+		if s.TLS.CertFile == "" {
+			add("server.baseURL", "only used with server.tls (the XTA TLS listener)")
+		}
+	}
 	if s.TLS.ClientCAFile != "" && len(s.Clients) == 0 {
 		add("server.clients", "client certificates are required but no certificate is mapped to an identity")
 	}
@@ -177,9 +230,10 @@ func (x *XTA) Validate(key string) error {
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		add("client", "certFile and keyFile go together")
 	}
-	fileExists("client.certFile", c.CertFile)
-	fileExists("client.keyFile", c.KeyFile)
-	fileExists("client.serverCAFile", c.ServerCAFile)
+	if c.CertFile != "" && c.KeyFile != "" {
+		keyPair("client", c.CertFile, c.KeyFile)
+	}
+	caBundle("client.serverCAFile", c.ServerCAFile)
 	seen := map[string]bool{}
 	for i, t := range c.Tenants {
 		k := fmt.Sprintf("client.tenants[%d]", i)
@@ -190,8 +244,9 @@ func (x *XTA) Validate(key string) error {
 			add(k+".tenant", "tenant %s listed twice", t.Tenant)
 		}
 		seen[t.Tenant] = true
-		fileExists(k+".certFile", t.CertFile)
-		fileExists(k+".keyFile", t.KeyFile)
+		if t.CertFile != "" && t.KeyFile != "" {
+			keyPair(k, t.CertFile, t.KeyFile)
+		}
 	}
 	for i, e := range c.Endpoints {
 		if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -203,6 +258,63 @@ func (x *XTA) Validate(key string) error {
 		if j.Endpoint == "" || j.Identity == "" || j.Schedule == "" {
 			add(k, "needs endpoint, identity and schedule")
 		}
+		if j.Endpoint != "" {
+			for _, e := range strings.Split(j.Endpoint, "|") {
+				if u, err := url.Parse(e); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+					add(k+".endpoint", "%q is not an http(s) URL (a base URL or management|send|msgbox URLs)", j.Endpoint)
+					break
+				}
+			}
+			if n := len(strings.Split(j.Endpoint, "|")); n != 1 && n != 3 {
+				add(k+".endpoint", "give a base URL or three URLs management|send|msgbox")
+			}
+		}
+		if j.Identity != "" && !strings.Contains(j.Identity, ":") {
+			add(k+".identity", "%q is not an organisation key such as kop:0500000001", j.Identity)
+		}
+		if j.Schedule != "" {
+			if _, err := cron.ParseStandard(j.Schedule); err != nil {
+				add(k+".schedule", "%q is not a cron schedule: %v", j.Schedule, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// ListenURL returns the public base URL of the XTA TLS listener:
+// server.baseURL, or "https://" + server.listen with an unspecified host
+// replaced by localhost. It is "" without server.tls.
+func (s XTAServer) ListenURL() string {
+	if s.TLS.CertFile == "" {
+		return ""
+	}
+	if s.BaseURL != "" {
+		return strings.TrimRight(s.BaseURL, "/")
+	}
+	host, port, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		return "https://" + s.Listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port)
+}
+
+// resolvePaths makes the certificate files relative to the configuration
+// file's directory (like every other file key); values from the
+// environment stay relative to the working directory.
+func (x *XTA) resolvePaths(baseDir string, fromEnv map[string]string) {
+	r := func(key string, p *string) { *p = resolvePath(baseDir, *p, fromEnv[strings.ToLower(key)] != "") }
+	r("xta.server.tls.certFile", &x.Server.TLS.CertFile)
+	r("xta.server.tls.keyFile", &x.Server.TLS.KeyFile)
+	r("xta.server.tls.clientCAFile", &x.Server.TLS.ClientCAFile)
+	r("xta.client.certFile", &x.Client.CertFile)
+	r("xta.client.keyFile", &x.Client.KeyFile)
+	r("xta.client.serverCAFile", &x.Client.ServerCAFile)
+	for i := range x.Client.Tenants {
+		t := &x.Client.Tenants[i]
+		t.CertFile = resolvePath(baseDir, t.CertFile, false)
+		t.KeyFile = resolvePath(baseDir, t.KeyFile, false)
+	}
 }

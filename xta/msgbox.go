@@ -19,67 +19,115 @@ const (
 	MsgBoxReasonRequestIDInvalid  = "http://www.osci.eu/ws/2008/05/transport/MsgBox/reasons/RequestIdInvalid"
 )
 
-// iterator is the state behind a MsgBoxRequestID: which reader, which
-// selection and how far the reader has got. Iterators live in memory; after
-// a restart or their TTL a getNext* call gets RequestIdInvalid and the
-// reader starts a new round (XTA leaves the iteration's durability open).
-type iterator struct {
-	reader  string
-	sel     Selector
-	form    string
-	limit   int
-	cursor  Cursor
+// Iteration is the state behind a MsgBoxRequestID: which reader, which
+// selection, which list form and page size, and how far the reader has got.
+type Iteration struct {
+	Reader   string
+	Selector Selector
+	Form     string
+	Limit    int
+	Cursor   Cursor
+}
+
+// IterationStore keeps MsgBoxRequestID state between requests, so that a
+// getNextStatusList/getNextMessage may reach another process or a restarted
+// one. Implementations must be safe for concurrent use.
+type IterationStore interface {
+	// PutIteration stores a new iteration valid until expires. It may drop
+	// expired iterations, and the oldest ones of the same reader beyond a
+	// bound of its own.
+	PutIteration(ctx context.Context, id string, it Iteration, expires time.Time) error
+	// GetIteration returns the iteration id if it exists, belongs to reader
+	// (compared case-insensitively) and has not expired at now.
+	GetIteration(ctx context.Context, id, reader string, now time.Time) (Iteration, bool, error)
+	// AdvanceIteration moves the iteration's cursor and extends its validity
+	// to expires; an unknown or dropped id is not an error.
+	AdvanceIteration(ctx context.Context, id string, c Cursor, expires time.Time) error
+}
+
+// MemoryIterations is an in-memory IterationStore holding at most Max
+// iterations (0: 10000); the default when Config.Iterations is nil. Its
+// state is lost with the process: a getNext* call after a restart gets
+// RequestIdInvalid and the reader starts a new round.
+type MemoryIterations struct {
+	Max int
+
+	mu sync.Mutex
+	m  map[string]*memIteration
+}
+
+type memIteration struct {
+	it      Iteration
 	expires time.Time
 }
 
-type iterators struct {
-	mu  sync.Mutex
-	m   map[string]*iterator
-	ttl time.Duration
-	max int
-	now func() time.Time
-}
+var _ IterationStore = (*MemoryIterations)(nil)
 
-func (is *iterators) put(id string, it *iterator) {
+// PutIteration implements IterationStore.
+func (is *MemoryIterations) PutIteration(_ context.Context, id string, it Iteration, expires time.Time) error {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	now := is.now()
-	if len(is.m) >= is.max {
+	if is.m == nil {
+		is.m = map[string]*memIteration{}
+	}
+	limit := is.Max
+	if limit <= 0 {
+		limit = 10000
+	}
+	for len(is.m) >= limit {
+		// Full: drop the iteration that expires first (expired, or the
+		// least recently used: validity is extended on every use).
+		var (
+			first   string
+			firstAt time.Time
+		)
 		for k, v := range is.m {
-			if now.After(v.expires) {
-				delete(is.m, k)
+			if first == "" || v.expires.Before(firstAt) {
+				first, firstAt = k, v.expires
 			}
 		}
-		for k := range is.m { // still full: drop an arbitrary one
-			if len(is.m) < is.max {
-				break
-			}
-			delete(is.m, k)
-		}
+		delete(is.m, first)
 	}
-	it.expires = now.Add(is.ttl)
-	is.m[id] = it
+	is.m[id] = &memIteration{it: it, expires: expires}
+	return nil
 }
 
-// get returns a copy of the iterator if it exists, belongs to reader and
-// has not expired.
-func (is *iterators) get(id, reader string) (iterator, bool) {
+// GetIteration implements IterationStore.
+func (is *MemoryIterations) GetIteration(_ context.Context, id, reader string, now time.Time) (Iteration, bool, error) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	it, ok := is.m[id]
-	if !ok || !strings.EqualFold(it.reader, reader) || is.now().After(it.expires) {
-		return iterator{}, false
+	v, ok := is.m[id]
+	if !ok || !strings.EqualFold(v.it.Reader, reader) || now.After(v.expires) {
+		return Iteration{}, false, nil
 	}
-	return *it, true
+	return v.it, true, nil
 }
 
-func (is *iterators) advance(id string, c Cursor) {
+// AdvanceIteration implements IterationStore.
+func (is *MemoryIterations) AdvanceIteration(_ context.Context, id string, c Cursor, expires time.Time) error {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if it, ok := is.m[id]; ok {
-		it.cursor = c
-		it.expires = is.now().Add(is.ttl)
+	if v, ok := is.m[id]; ok {
+		v.it.Cursor = c
+		v.expires = expires
 	}
+	return nil
+}
+
+// saveIteration records how far the reader got: a new iteration (isNew) is
+// stored with its first cursor in one write, an existing one advanced.
+func (s *Server) saveIteration(ctx context.Context, id string, it Iteration, isNew bool) error {
+	expires := s.cfg.Now().Add(s.cfg.IteratorTTL)
+	var err error
+	if isNew {
+		err = s.iters.PutIteration(ctx, id, it, expires)
+	} else {
+		err = s.iters.AdvanceIteration(ctx, id, it.Cursor, expires)
+	}
+	if err != nil {
+		return fmt.Errorf("msgbox request %s: %w", id, err)
+	}
+	return nil
 }
 
 // parseSelector decodes osci:MsgSelector (nil el: no selector).
@@ -154,23 +202,26 @@ func (s *Server) getStatusList(ctx context.Context, w http.ResponseWriter, req *
 	if err != nil {
 		return err
 	}
-	it := &iterator{reader: req.author, sel: listSelector(sel), form: form, limit: limit}
-	requestID := s.cfg.NewID()
-	s.iters.put(requestID, it)
-	return s.listPage(ctx, w, req, requestID, *it)
+	it := Iteration{Reader: req.author, Selector: listSelector(sel), Form: form, Limit: limit}
+	return s.listPage(ctx, w, req, s.cfg.NewID(), it, true)
 }
 
 // listPage answers getStatusList/getNextStatusList with the next page of it.
-func (s *Server) listPage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it iterator) error {
-	metas, remaining, err := s.b.StatusList(ctx, it.reader, ListQuery{Selector: it.sel, After: it.cursor, Limit: it.limit})
+func (s *Server) listPage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it Iteration, isNew bool) error {
+	metas, remaining, err := s.b.StatusList(ctx, it.Reader, ListQuery{Selector: it.Selector, After: it.Cursor, Limit: it.Limit})
 	if err != nil {
-		return fmt.Errorf("status list %s: %w", it.reader, err)
+		return fmt.Errorf("status list %s: %w", it.Reader, err)
 	}
 	if len(metas) > 0 {
 		last := metas[len(metas)-1]
-		s.iters.advance(requestID, Cursor{Delivery: last.Delivery, MessageID: last.MessageID})
+		it.Cursor = Cursor{Delivery: last.Delivery, MessageID: last.MessageID}
 	}
-	s.log.Debug("xta: status list", "reader", it.reader, "items", len(metas), "remaining", remaining)
+	if isNew || len(metas) > 0 {
+		if err := s.saveIteration(ctx, requestID, it, isNew); err != nil {
+			return err
+		}
+	}
+	s.log.Debug("xta: status list", "reader", it.Reader, "items", len(metas), "remaining", remaining)
 	reason := ""
 	if len(metas) == 0 {
 		reason = MsgBoxReasonNoMatch
@@ -178,7 +229,7 @@ func (s *Server) listPage(ctx context.Context, w http.ResponseWriter, req *reque
 	return s.reply(w, req, func(x *Writer) {
 		x.writeMsgBoxResponse(requestID, reason, remaining)
 	}, func(x *Writer) {
-		writeStatusList(x, it.form, metas)
+		writeStatusList(x, it.Form, metas)
 	})
 }
 
@@ -220,13 +271,16 @@ func (s *Server) getNextStatusList(ctx context.Context, w http.ResponseWriter, r
 	if err != nil {
 		return err
 	}
-	it, ok := s.iters.get(id, req.author)
+	it, ok, err := s.iters.GetIteration(ctx, id, req.author, s.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("msgbox request %s: %w", id, err)
+	}
 	if !ok {
 		return s.reply(w, req, func(x *Writer) {
 			x.writeMsgBoxResponse(id, MsgBoxReasonRequestIDInvalid, 0)
 		}, func(x *Writer) { writeStatusList(x, "", nil) })
 	}
-	return s.listPage(ctx, w, req, id, it)
+	return s.listPage(ctx, w, req, id, it, false)
 }
 
 func (x *Writer) writeMsgBoxResponse(requestID, noMessageReason string, pending int) {
@@ -276,14 +330,15 @@ func (s *Server) getMessage(ctx context.Context, w http.ResponseWriter, req *req
 	if len(sel.MessageIDs) == 0 && len(sel.RelatesTo) == 0 && sel.From.IsZero() && sel.To.IsZero() && sel.NewEntry == nil {
 		return NewFault(CodeNoParameters, "MsgSelector/wsa:MessageID missing")
 	}
-	it := iterator{reader: req.author, sel: sel, limit: 1}
+	it := Iteration{Reader: req.author, Selector: sel, Limit: 1}
 	requestID := s.cfg.NewID()
-	s.iters.put(requestID, &it)
 	if len(sel.MessageIDs) == 1 && len(sel.RelatesTo) == 0 && sel.From.IsZero() && sel.To.IsZero() && sel.NewEntry == nil {
 		// The common case: one message by ID, open or already fetched.
+		// Its selection has nothing to continue, so the iteration is not
+		// stored: getNextMessage with this ID answers 9070 either way.
 		return s.sendFetched(ctx, w, req, requestID, sel.MessageIDs[0], -1)
 	}
-	return s.nextMessage(ctx, w, req, requestID, it)
+	return s.nextMessage(ctx, w, req, requestID, it, true)
 }
 
 func (s *Server) getNextMessage(ctx context.Context, w http.ResponseWriter, req *request) error {
@@ -294,23 +349,29 @@ func (s *Server) getNextMessage(ctx context.Context, w http.ResponseWriter, req 
 	if err != nil {
 		return err
 	}
-	it, ok := s.iters.get(id, req.author)
+	it, ok, err := s.iters.GetIteration(ctx, id, req.author, s.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("msgbox request %s: %w", id, err)
+	}
 	if !ok {
 		return NewFault(CodeUnknownMessageID, fmt.Sprintf("MsgBoxRequestID %q is unknown or expired (%s)", id, MsgBoxReasonRequestIDInvalid))
 	}
-	return s.nextMessage(ctx, w, req, id, it)
+	return s.nextMessage(ctx, w, req, id, it, false)
 }
 
 // nextMessage sends the first message of it after its cursor.
-func (s *Server) nextMessage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it iterator) error {
-	metas, remaining, err := s.b.StatusList(ctx, it.reader, ListQuery{Selector: it.sel, After: it.cursor, Limit: 1})
+func (s *Server) nextMessage(ctx context.Context, w http.ResponseWriter, req *request, requestID string, it Iteration, isNew bool) error {
+	metas, remaining, err := s.b.StatusList(ctx, it.Reader, ListQuery{Selector: it.Selector, After: it.Cursor, Limit: 1})
 	if err != nil {
-		return fmt.Errorf("status list %s: %w", it.reader, err)
+		return fmt.Errorf("status list %s: %w", it.Reader, err)
 	}
 	if len(metas) == 0 {
 		return NewFault(CodeUnknownMessageID, fmt.Sprintf("no (further) message matches the selection (%s)", MsgBoxReasonNoMatch))
 	}
-	s.iters.advance(requestID, Cursor{Delivery: metas[0].Delivery, MessageID: metas[0].MessageID})
+	it.Cursor = Cursor{Delivery: metas[0].Delivery, MessageID: metas[0].MessageID}
+	if err := s.saveIteration(ctx, requestID, it, isNew); err != nil {
+		return err
+	}
 	return s.sendFetched(ctx, w, req, requestID, metas[0].MessageID, remaining)
 }
 

@@ -53,8 +53,11 @@ type Config struct {
 	// the authority maps to the identities it may act for (9010–9014).
 	ClientCerts *CertAuthority
 	// IteratorTTL is how long a MsgBoxRequestID stays valid after its last
-	// use (default 15 minutes); at most MaxIterators are kept (default 10000).
-	IteratorTTL  time.Duration
+	// use (default 15 minutes).
+	IteratorTTL time.Duration
+	// Iterations keeps the MsgBoxRequestID state; nil keeps it in memory
+	// (MemoryIterations with at most MaxIterators, default 10000).
+	Iterations   IterationStore
 	MaxIterators int
 	// SpoolDir receives inbound content while a sendMessage is read
 	// (default os.TempDir()).
@@ -71,7 +74,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	wsdl   *wsdlSet
-	iters  *iterators
+	iters  IterationStore
 	msgBox http.Handler
 	send   http.Handler
 	mgmt   http.Handler
@@ -133,8 +136,10 @@ func NewServer(b Backend, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{b: b, cfg: cfg, log: cfg.Logger, wsdl: ws,
-		iters: &iterators{m: map[string]*iterator{}, ttl: cfg.IteratorTTL, max: cfg.MaxIterators, now: cfg.Now}}
+	if cfg.Iterations == nil {
+		cfg.Iterations = &MemoryIterations{Max: cfg.MaxIterators}
+	}
+	s := &Server{b: b, cfg: cfg, log: cfg.Logger, wsdl: ws, iters: cfg.Iterations}
 	s.msgBox = s.port("MsgBoxPort", cfg.MaxControlBytes, map[string]opFunc{
 		ActionGetStatusList:     s.getStatusList,
 		ActionGetNextStatusList: s.getNextStatusList,

@@ -29,7 +29,6 @@ import (
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
 	"github.com/dxhub/dxhub/xoev"
-	"github.com/dxhub/dxhub/xta"
 )
 
 // loadConfig loads and validates the configuration ("" = embedded default).
@@ -129,6 +128,7 @@ type hub struct {
 	engine     *xoev.Engine // declarative profiles (services with a profile)
 	dvdv       *dvdv.Resolver
 	xtaOut     *xtaclient.Adapter // delivery to remote XTA servers
+	xta        *xtaWiring         // XTA server, its TLS listener, Leser jobs (serve_xta.go)
 	pipeline   *routing.Pipeline
 	dispatcher *servicekonto.Dispatcher
 	webhooks   *webhook.Dispatcher
@@ -220,8 +220,11 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
 	mailbox := &xtabox.Mailbox{Store: h.store, Blobs: xtabox.BlobStore{Store: h.blobs}, Receiver: notifying{back, h.wakeNotify},
 		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock}
-	if h.xtaOut, err = xtaclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, xtaclient.Options{
-		AuthorKey: cfg.Hub.AuthorKey, Logger: log, Clock: clock}); err != nil {
+	xtaOpts, err := xtaClientOptions(cfg, log, clock)
+	if err != nil {
+		return nil, err
+	}
+	if h.xtaOut, err = xtaclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, xtaOpts); err != nil {
 		return nil, err
 	}
 	hostname, _ := os.Hostname()
@@ -281,16 +284,12 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err != nil {
 		return nil, err
 	}
-	xtaServer, err := xta.NewServer(mailbox, xta.Config{
-		WSDLDir: filepath.Join(stdDir, "xta2-v3"), BaseURL: cfg.BaseURL(), Logger: log,
-		SpoolDir: filepath.Join(cfg.Hub.DataDir, "spool"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("xta: %w", err)
+	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock); err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	xtaServer.Mount(mux)
+	h.xta.mount(mux)
 	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.Authorize))
 	h.handler = logRequests(log, mux)
 	ok = true
@@ -323,6 +322,7 @@ func (h *hub) wakeNotify() {
 }
 
 func (h *hub) close() {
+	h.xta.close()
 	if h.engine != nil {
 		h.engine.Close()
 	}
@@ -361,6 +361,9 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	if err := h.xta.schedule(bg, jobs); err != nil {
+		return err
+	}
 	if h.dvdv != nil {
 		if _, err := h.dvdv.RegisterRefresh(jobs, h.cfg.DVDV.RefreshSchedule, time.Minute); err != nil {
 			return fmt.Errorf("dvdv refresh schedule: %w", err)
@@ -383,16 +386,18 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	xtaErrc := h.xta.start(stdout)
 	h.log.Info("dxhub listening", "addr", ln.Addr().String(), "base_url", h.cfg.BaseURL(),
 		"data", h.cfg.Hub.DataDir, "workers", h.cfg.Workers.Count, "version", version)
 	fmt.Fprintf(stdout, "dxhub ready on http://%s\n", ln.Addr())
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case err = <-xtaErrc:
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	serr := srv.Shutdown(shutdownCtx)
+	serr := errors.Join(srv.Shutdown(shutdownCtx), h.xta.shutdown(shutdownCtx))
 	stop()
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
