@@ -41,7 +41,7 @@ func TestMigrateTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := s.SchemaVersion(context.Background())
-		if err != nil || v != 3 {
+		if err != nil || v != latestMigration(t) {
 			t.Fatalf("version = %d, %v", v, err)
 		}
 		s.Close()
