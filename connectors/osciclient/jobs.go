@@ -19,7 +19,9 @@ import (
 
 const nsMeta = "http://www.osci.eu/ws/2014/10/transport"
 
-func pemEncode(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
+func pemEncode(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
 // metaData is the XTA 2 v3 oscimeta:MessageMetaData custom header (Id
 // "MetaData") that tells the reader's transport node author, reader,

@@ -268,7 +268,9 @@ func errorsContain(s, sub string) bool { return strings.Contains(s, sub) }
 
 type recvFunc func(ctx context.Context, in routing.Inbound) (routing.InboundRecord, error)
 
-func (r recvFunc) Receive(ctx context.Context, in routing.Inbound) (routing.InboundRecord, error) { return r(ctx, in) }
+func (r recvFunc) Receive(ctx context.Context, in routing.Inbound) (routing.InboundRecord, error) {
+	return r(ctx, in)
+}
 
 // The hub's own mailbox: a reply stored by the Fachverfahren is fetched,
 // persisted, decrypted and handed to the back-channel exactly once.

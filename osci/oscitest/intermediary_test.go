@@ -2,8 +2,8 @@ package oscitest_test
 
 import (
 	"bytes"
-	"crypto/x509"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
