@@ -42,6 +42,8 @@ type Client struct {
 	// not process them (connection refused, 429/503); default 2, -1 none.
 	RetryMax                   int
 	RetryWaitMin, RetryWaitMax time.Duration
+	// AllowDeprecated accepts deprecated algorithms in responses.
+	AllowDeprecated bool
 	// Languages is DesiredLanguages (default "de").
 	Languages string
 	// OnExchange, when set, sees every plain request and response envelope
@@ -191,6 +193,7 @@ func (d *Dialog) do(ctx context.Context, m *Message, attachments []Part) (*Respo
 		Decrypter:         &xmlsec.Decrypter{Key: c.Cipher.Key, Cert: c.Cipher.Cert},
 		RequireEncryption: true,
 		SignerCert:        c.supplierCert,
+		AllowDeprecated:   c.AllowDeprecated,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrResponse, m.Kind.ResponseKind(), err)

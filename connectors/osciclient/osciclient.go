@@ -86,6 +86,8 @@ type Options struct {
 	// (Roots) and every peer certificate's validity and key usage.
 	Trust          *xmlsec.TrustStore
 	Intermediaries []Intermediary
+	// AllowDeprecated accepts deprecated algorithms in responses.
+	AllowDeprecated bool
 	// Resolver re-resolves the route at delivery time (the deliveries table
 	// keeps no certificates); the DVDV resolver caches.
 	Resolver routing.Resolver
@@ -171,7 +173,7 @@ func (a *Adapter) client(url, cipherPEM string) (*osci.Client, error) {
 	}
 	return &osci.Client{URL: url, Signer: a.opts.Signer, Cipher: a.opts.Cipher, IntermediaryCert: cipher,
 		IntermediarySigner: conf.SignatureCert, Trust: a.opts.Trust, HTTP: a.http, RetryMax: a.opts.RetryMax,
-		OnExchange: a.opts.OnExchange}, nil
+		OnExchange: a.opts.OnExchange, AllowDeprecated: a.opts.AllowDeprecated}, nil
 }
 
 // Deliver implements routing.Transport.
