@@ -153,7 +153,9 @@ func (c *Config) validateOSCI() error {
 		}
 	}
 	seen := map[string]bool{}
+	hasCipher := map[string]bool{}
 	for i, im := range o.Intermediaries {
+		hasCipher[im.URL] = im.CipherCertFile != ""
 		k := fmt.Sprintf("intermediaries[%d]", i)
 		if u, err := url.Parse(im.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add(k+".url", "%q is not an http(s) URL", im.URL)
@@ -198,8 +200,8 @@ func (c *Config) validateOSCI() error {
 	if m := o.Mailbox.Intermediary; m != "" {
 		if u, err := url.Parse(m); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("mailbox.intermediary", "%q is not an http(s) URL", m)
-		} else if !seen[m] {
-			add("mailbox.intermediary", "%s is not listed in osci.intermediaries (its cipher certificate is needed)", m)
+		} else if !seen[m] || !hasCipher[m] {
+			add("mailbox.intermediary", "%s is not listed in osci.intermediaries with a cipherCertFile (needed to encrypt the fetch)", m)
 		}
 	}
 	if o.Mailbox.Max < 0 {

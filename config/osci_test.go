@@ -69,6 +69,7 @@ func TestOSCIValidate(t *testing.T) {
 		{"intermediary cipher certificate for signatures only", func(c *Config) { c.OSCI.Intermediaries[0].CipherCertFile = sc }, "osci.intermediaries[0].cipherCertFile", "key usage"},
 		{"no way to check the intermediary signature", func(c *Config) { c.OSCI.Intermediaries[0].SignatureCertFile = "" }, "osci.intermediaries[0].signatureCertFile", "trustStore.caFile"},
 		{"mailbox at an unknown intermediary", func(c *Config) { c.OSCI.Mailbox.Intermediary = "https://other.example/" }, "osci.mailbox.intermediary", "not listed"},
+		{"mailbox intermediary without cipher certificate", func(c *Config) { c.OSCI.Intermediaries[0].CipherCertFile = "" }, "osci.mailbox.intermediary", "cipherCertFile"},
 		{"bad schedule", func(c *Config) { c.OSCI.ProcessCardSchedule = "every now and then" }, "osci.processCardSchedule", "cron"},
 	}
 	for _, tt := range tests {
