@@ -341,3 +341,56 @@ func TestMediateDelivery(t *testing.T) {
 		t.Fatalf("%q %v", got, err)
 	}
 }
+
+// The intermediary's SupplierSignature certificate is accepted when pinned or
+// when it chains to the trust store; otherwise the response is refused.
+func TestIntermediarySignatureTrust(t *testing.T) {
+	ctx := context.Background()
+	ca := xmlsectest.MustNew("osci-ca", xmlsectest.Options{IsCA: true})
+	otherCA := xmlsectest.MustNew("other-ca", xmlsectest.Options{IsCA: true})
+	issued := xmlsectest.MustNew("intermediary-issued", xmlsectest.Options{Issuer: ca})
+	srv, err := oscitest.Start(oscitest.Options{Identity: ident(issued)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	pool := func(i *xmlsectest.Identity) *x509.CertPool {
+		p := x509.NewCertPool()
+		p.AddCert(i.Cert)
+		return p
+	}
+	tests := []struct {
+		name    string
+		pin     *x509.Certificate
+		trust   *xmlsec.TrustStore
+		wantErr error
+	}{
+		{"chains to the trust store", nil, &xmlsec.TrustStore{Roots: pool(ca)}, nil},
+		{"pinned", issued.Cert, nil, nil},
+		{"another root", nil, &xmlsec.TrustStore{Roots: pool(otherCA)}, xmlsec.ErrCertUntrusted},
+		{"neither pinned nor trust store", nil, nil, xmlsec.ErrCertUntrusted},
+		{"another pinned certificate", otherID.Cert, nil, xmlsec.ErrCertificateMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &osci.Client{URL: srv.URL, Signer: ident(hubID), Cipher: ident(hubID), IntermediaryCert: issued.Cert,
+				IntermediarySigner: tt.pin, Trust: tt.trust, HTTP: &http.Client{Timeout: 10 * time.Second}}
+			_, err := c.GetMessageID(ctx)
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// A client certificate that is expired is refused with 9700.
+func TestExpiredClientCertificate(t *testing.T) {
+	e := setup(t, oscitest.Options{})
+	old := xmlsectest.MustNew("old", xmlsectest.Options{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	e.hub.Signer = ident(old)
+	_, err := e.hub.GetMessageID(context.Background())
+	var fe *osci.FeedbackError
+	if !errors.As(err, &fe) || fe.Code != "9700" {
+		t.Fatalf("err = %v", err)
+	}
+}
