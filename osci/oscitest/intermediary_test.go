@@ -394,3 +394,61 @@ func TestExpiredClientCertificate(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Every order kind answered with an error Feedback still gets a
+// schema-valid, signed and encrypted response of its kind (checked in
+// setup's cleanup).
+func TestErrorResponsesOfEveryKind(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, oscitest.Options{Mediate: func(context.Context, string, *etree.Element) (*etree.Element, error) {
+		return nil, errors.New("unreachable")
+	}})
+	id, r := store(t, e, "x")
+	if !r.Feedback.OK {
+		t.Fatal(r.Feedback)
+	}
+	ops := []struct {
+		kind osci.Kind
+		run  func() error
+	}{
+		{osci.InitDialog, func() error { _, err := e.hub.InitDialog(ctx); return err }},
+		{osci.GetMessageID, func() error { _, err := e.hub.GetMessageID(ctx); return err }},
+		{osci.StoreDelivery, func() error {
+			_, err := e.hub.StoreDelivery(ctx, &osci.Message{MessageID: id, CipherCertAddressee: readerID.Cert, ContentPackage: content(t, "y")}, nil)
+			return err
+		}},
+		{osci.FetchDelivery, func() error { _, err := e.reader.FetchDelivery(ctx, id); return err }},
+		{osci.FetchProcessCard, func() error { _, err := e.hub.FetchProcessCards(ctx, []string{id}); return err }},
+		{osci.MediateDelivery, func() error {
+			_, err := e.hub.MediateDelivery(ctx, "https://fv.example/osci", &osci.Message{ContentPackage: content(t, "z")})
+			return err
+		}},
+		{osci.ExitDialog, func() error {
+			d, err := e.hub.InitDialog(ctx)
+			if err != nil {
+				return err
+			}
+			return d.Exit(ctx)
+		}},
+	}
+	for _, op := range ops {
+		t.Run(string(op.kind), func(t *testing.T) {
+			e.srv.Inject(oscitest.Fault{Kind: op.kind, Code: "9300"})
+			err := op.run()
+			var fe *osci.FeedbackError
+			if !errors.As(err, &fe) || fe.Code != "9300" {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	// 9801: a MessageId used twice; 9809: the mediate handler failed.
+	_, err := e.hub.StoreDelivery(ctx, &osci.Message{MessageID: id, CipherCertAddressee: readerID.Cert, ContentPackage: content(t, "y")}, nil)
+	var fe *osci.FeedbackError
+	if !errors.As(err, &fe) || fe.Code != "9801" || fe.Class != osci.FeedbackPermanent {
+		t.Fatalf("reused MessageId: %v", err)
+	}
+	_, err = e.hub.MediateDelivery(ctx, "https://fv.example/osci", &osci.Message{ContentPackage: content(t, "z")})
+	if !errors.As(err, &fe) || fe.Code != "9809" {
+		t.Fatalf("mediate: %v", err)
+	}
+}
