@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/robfig/cron/v3"
 
 	"github.com/dxhub/dxhub/config"
 	"github.com/dxhub/dxhub/dvdv"
@@ -111,6 +112,11 @@ func TestOSCIDeliveryRoutedByDVDV(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.close()
+	// serve schedules the Laufzettel poll and the mailbox job.
+	jobs := cron.New()
+	if err := h.registerOSCIJobs(ctx, jobs); err != nil || len(jobs.Entries()) != 2 {
+		t.Fatalf("OSCI jobs: %d %v", len(jobs.Entries()), err)
+	}
 	srv := httptest.NewServer(h.handler)
 	defer srv.Close()
 
