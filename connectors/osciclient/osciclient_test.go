@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -320,5 +321,33 @@ func TestFetchMailbox(t *testing.T) {
 	}
 	if n, err := f.adapter.ProcessInbox(ctx, recv); err != nil || n != 1 || got[len(got)-1].TransportID != id2 {
 		t.Fatalf("process inbox: %d %v", n, err)
+	}
+}
+
+// The MessageMetaData custom header is valid against the OSCI
+// MessageMetaData 2.02 schema (xmllint) — apart from its Id attribute, which
+// the OSCI library adds (Id="MetaData") so that the ClientSignature can
+// reference the header, and which the 2.02 schema does not declare.
+func TestMessageMetaDataValid(t *testing.T) {
+	f := newFixture(t, readerID.Cert)
+	if out := f.deliver(); out.Kind != routing.Delivered {
+		t.Fatalf("outcome %+v", out)
+	}
+	md := f.srv.Deliveries()[0].CustomHeaders[0].Copy()
+	if md.SelectAttrValue("Id", "") != "MetaData" {
+		t.Fatal("MessageMetaData without Id: the ClientSignature cannot cover it")
+	}
+	md.RemoveAttr("Id")
+	doc := etree.NewDocument()
+	doc.SetRoot(md)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("xmllint", "--nonet", "--noout", "--schema",
+		filepath.Join(testenv.MustStandardsDir(t), "xta2-v3", "OSCI_MessageMetaData_V2.02.xsd"), "-")
+	cmd.Stdin = bytes.NewReader(b)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, b)
 	}
 }
