@@ -222,12 +222,12 @@ func (d *Dialog) do(ctx context.Context, m *Message, attachments []Part) (*Respo
 		d.conv = got.ConversationID
 	}
 	d.response = got.Challenge
-	if d.explicit && m.Kind != ExitDialog && d.response == "" {
-		return nil, fmt.Errorf("%w: %s: no Challenge for the next order of the dialog", ErrControlBlock, r.Message.Kind)
-	}
 	r.Feedback = ClassifyFeedback(r.Message.Feedback)
 	if r.Feedback.Err != nil {
 		return r, r.Feedback.Err
+	}
+	if d.explicit && m.Kind != ExitDialog && d.response == "" {
+		return nil, fmt.Errorf("%w: %s: no Challenge for the next order of the dialog", ErrControlBlock, r.Message.Kind)
 	}
 	return r, nil
 }

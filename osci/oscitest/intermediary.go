@@ -86,6 +86,9 @@ type Options struct {
 	Mediate MediateHandler
 	// Clock defaults to time.Now.
 	Clock func() time.Time
+	// DialogTimeout ends explicit dialogs idle for longer (default 10 min);
+	// a later order in such a dialog is refused with 9400.
+	DialogTimeout time.Duration
 }
 
 // Delivery is one stored delivery.
@@ -146,6 +149,9 @@ func New(o Options) (*Intermediary, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.DialogTimeout <= 0 {
+		o.DialogTimeout = 10 * time.Minute
 	}
 	return &Intermediary{opts: o, dec: &xmlsec.Decrypter{Key: o.Identity.Key, Cert: o.Identity.Cert},
 		nextConv: 1000, dialogs: map[int64]*dialog{}, seen: map[string]bool{}, issued: map[string]bool{},
@@ -336,6 +342,11 @@ func (im *Intermediary) handle(ctx context.Context, body []byte, ex *Exchange) (
 	// Whom to answer: the originator's cipher certificate of the order or its dialog.
 	cipher := m.CipherCertOriginator
 	im.mu.Lock()
+	for conv, d := range im.dialogs {
+		if now.Sub(d.lastActive) > im.opts.DialogTimeout {
+			delete(im.dialogs, conv)
+		}
+	}
 	if d := im.dialogs[m.ControlBlock.ConversationID]; d != nil && m.ControlBlock.ConversationID >= 0 {
 		dlg = d
 		if cipher == nil {

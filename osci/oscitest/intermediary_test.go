@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -450,5 +451,38 @@ func TestErrorResponsesOfEveryKind(t *testing.T) {
 	_, err = e.hub.MediateDelivery(ctx, "https://fv.example/osci", &osci.Message{ContentPackage: content(t, "z")})
 	if !errors.As(err, &fe) || fe.Code != "9809" {
 		t.Fatalf("mediate: %v", err)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// An explicit dialog idle for longer than DialogTimeout is gone: the next
+// order in it is refused with 9400.
+func TestDialogTimeout(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	e := setup(t, oscitest.Options{Clock: clk.now, DialogTimeout: time.Minute})
+	d, err := e.hub.InitDialog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Do(ctx, &osci.Message{Kind: osci.GetMessageID}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(2 * time.Minute)
+	_, err = d.Do(ctx, &osci.Message{Kind: osci.GetMessageID})
+	var fe *osci.FeedbackError
+	if !errors.As(err, &fe) || fe.Code != "9400" {
+		t.Fatalf("order in an expired dialog: %v", err)
 	}
 }
