@@ -486,3 +486,40 @@ func TestDialogTimeout(t *testing.T) {
 		t.Fatalf("order in an expired dialog: %v", err)
 	}
 }
+
+// replayer returns the first response it saw for every later request: an
+// attacker replaying a recorded (validly signed and encrypted) answer.
+type replayer struct {
+	next  http.RoundTripper
+	first []byte
+}
+
+func (r *replayer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r.first == nil {
+		r.first = b
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(r.first))
+	resp.ContentLength = int64(len(r.first))
+	return resp, nil
+}
+
+// The client rejects a replayed response: it does not answer the fresh
+// challenge of the new order.
+func TestReplayedResponseRejected(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, oscitest.Options{})
+	e.hub.HTTP = &http.Client{Transport: &replayer{next: http.DefaultTransport}}
+	if _, err := e.hub.GetMessageID(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.hub.GetMessageID(ctx)
+	if !errors.Is(err, osci.ErrControlBlock) || !strings.Contains(err.Error(), "challenge") {
+		t.Fatalf("replayed response: %v", err)
+	}
+}
