@@ -382,6 +382,28 @@ func (c *Client) FetchProcessCards(ctx context.Context, messageIDs []string) ([]
 	return r.Message.ProcessCards, nil
 }
 
+// FetchReceivedCards reads the Laufzettel of deliveries received since
+// since, where the client has role ("Addressee" or "Originator"), at most
+// limit (0: no limit), in an explicit dialog.
+func (c *Client) FetchReceivedCards(ctx context.Context, since time.Time, role string, limit int) ([]ProcessCardBundle, error) {
+	d, err := c.InitDialog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := d.Do(ctx, &Message{Kind: FetchProcessCard, Selection: &Selection{ReceptionOfDelivery: since, Role: role, Limit: limit}})
+	if xerr := d.Exit(ctx); err == nil && xerr != nil {
+		err = xerr
+	}
+	if err != nil {
+		var fe *FeedbackError
+		if errors.As(err, &fe) && (fe.Code == "9803" || fe.Code == "9804") {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return r.Message.ProcessCards, nil
+}
+
 // FetchDelivery fetches one delivery of the client's mailbox in an explicit
 // dialog (the first not yet received, or messageID). It returns nil and no
 // error when the mailbox holds nothing (feedback 9803/9804). The fetch is the

@@ -202,6 +202,10 @@ func (a *Adapter) PollProcessCards(ctx context.Context, limit int) ([]CardResult
 type MailboxOptions struct {
 	Intermediary string // URL of the intermediary holding the hub's mailbox
 	Max          int    // deliveries per run (default 100)
+	// RecoverWindow is how far back FetchMailbox looks for deliveries the
+	// intermediary saw fetched but the hub never stored (a crash between the
+	// fetch and the commit); default 7 days.
+	RecoverWindow time.Duration
 }
 
 // FetchMailbox fetches up to Max deliveries from the hub's own OSCI mailbox.
@@ -221,7 +225,10 @@ func (a *Adapter) FetchMailbox(ctx context.Context, o MailboxOptions, recv Recei
 	if err != nil {
 		return 0, fmt.Errorf("osciclient: mailbox: %w", err)
 	}
-	n := 0
+	n, err := a.recoverMailbox(ctx, c, o)
+	if err != nil {
+		return n, err
+	}
 	for n < o.Max {
 		r, err := c.FetchDelivery(ctx, "")
 		if err != nil {
@@ -237,18 +244,68 @@ func (a *Adapter) FetchMailbox(ctx context.Context, o MailboxOptions, recv Recei
 		if id == "" {
 			return n, fmt.Errorf("osciclient: fetched delivery without MessageId")
 		}
-		body := osci.WriteMIME(append([]osci.Part{{ContentID: osci.ContentIDMessage, ContentType: "text/xml; charset=UTF-8", Data: r.Envelope}}, r.Attachments...))
-		stored, err := a.store.OSCIInboxPut(ctx, store.OSCIInboxItem{MessageID: id, Intermediary: o.Intermediary, FetchedAt: a.opts.Clock.Now(), Body: body})
+		stored, err := a.keep(ctx, o, id, r)
 		if err != nil {
 			return n, err
 		}
 		if stored {
 			n++
 		}
-		a.log.Info("osci: delivery fetched from the hub's mailbox", "message_id", id, "new", stored)
 	}
 	_, err = a.ProcessInbox(ctx, recv)
 	return n, err
+}
+
+// keep stores a fetched delivery (false: stored before).
+func (a *Adapter) keep(ctx context.Context, o MailboxOptions, id string, r *osci.Response) (bool, error) {
+	body := osci.WriteMIME(append([]osci.Part{{ContentID: osci.ContentIDMessage, ContentType: "text/xml; charset=UTF-8", Data: r.Envelope}}, r.Attachments...))
+	stored, err := a.store.OSCIInboxPut(ctx, store.OSCIInboxItem{MessageID: id, Intermediary: o.Intermediary, FetchedAt: a.opts.Clock.Now(), Body: body})
+	if err != nil {
+		return false, err
+	}
+	a.log.Info("osci: delivery fetched from the hub's mailbox", "message_id", id, "new", stored)
+	return stored, nil
+}
+
+// recoverMailbox asks for the Laufzettel of deliveries to the hub received
+// within the window and fetches again, by MessageId, those the hub has not
+// stored: their first fetch was acknowledged, but the hub crashed before
+// committing them.
+func (a *Adapter) recoverMailbox(ctx context.Context, c *osci.Client, o MailboxOptions) (int, error) {
+	window := o.RecoverWindow
+	if window <= 0 {
+		window = 7 * 24 * time.Hour
+	}
+	cards, err := c.FetchReceivedCards(ctx, a.opts.Clock.Now().Add(-window), "Addressee", 0)
+	if err != nil {
+		return 0, fmt.Errorf("osciclient: mailbox recovery: %w", err)
+	}
+	n := 0
+	for _, pc := range cards {
+		has, err := a.store.OSCIInboxHas(ctx, pc.MessageID)
+		if err != nil {
+			return n, err
+		}
+		if has {
+			continue
+		}
+		r, err := c.FetchDelivery(ctx, pc.MessageID)
+		if err != nil {
+			return n, fmt.Errorf("osciclient: mailbox recovery of %s: %w", pc.MessageID, err)
+		}
+		if r == nil {
+			continue
+		}
+		a.log.Warn("osci: recovering a delivery fetched before but never stored", "message_id", pc.MessageID)
+		stored, err := a.keep(ctx, o, pc.MessageID, r)
+		if err != nil {
+			return n, err
+		}
+		if stored {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // ProcessInbox hands stored, unhandled mailbox deliveries to recv: the

@@ -20,8 +20,9 @@
 //
 // PollProcessCards (cron) reads Laufzettel until Reception is set and records
 // "fetched"; FetchMailbox (cron) fetches the hub's mailbox, stores each
-// delivery before handing it to the back-channel, and de-duplicates by
-// MessageId.
+// delivery before handing it to the back-channel, de-duplicates by
+// MessageId, and re-fetches by MessageId deliveries whose Laufzettel shows a
+// Reception the hub never stored (a crash between fetch and commit).
 package osciclient
 
 import (
@@ -55,6 +56,7 @@ type Store interface {
 	OSCIInboxPut(ctx context.Context, it store.OSCIInboxItem) (bool, error)
 	OSCIInboxPending(ctx context.Context, limit int) ([]store.OSCIInboxItem, error)
 	OSCIInboxDone(ctx context.Context, messageID, note string, at time.Time) error
+	OSCIInboxHas(ctx context.Context, messageID string) (bool, error)
 }
 
 // Blobs opens attachment bytes by blob key.

@@ -351,3 +351,34 @@ func TestMessageMetaDataValid(t *testing.T) {
 		t.Fatalf("%v\n%s\n%s", err, out, b)
 	}
 }
+
+// A crash between the fetch (the acknowledgement) and the commit loses
+// nothing: the next run finds the Laufzettel with Reception for a MessageId
+// the hub never stored and fetches that delivery again by MessageId.
+func TestFetchMailboxRecoversAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, readerID.Cert)
+	cp, err := osci.SealContent("reply", []osci.Content{{Data: []byte("<quittung/>")}}, &osci.Identity{Key: readerID.Key, Cert: readerID.Cert}, hubEnc.Cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := f.srv.Put(oscitest.Delivery{Addressee: hubEnc.Cert, Originator: readerID.Cert, OriginatorEnc: readerID.Cert, Content: cp})
+	// The fetch that "crashed": done with the hub's identities, never stored.
+	hub := &osci.Client{URL: f.srv.URL, Signer: ident(hubSig), Cipher: ident(hubEnc), IntermediaryCert: interID.Cert,
+		IntermediarySigner: interID.Cert, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	if r, err := hub.FetchDelivery(ctx, ""); err != nil || r == nil {
+		t.Fatalf("lost fetch: %v", err)
+	}
+	var got []routing.Inbound
+	recv := recvFunc(func(_ context.Context, in routing.Inbound) (routing.InboundRecord, error) {
+		got = append(got, in)
+		return routing.InboundRecord{}, nil
+	})
+	n, err := f.adapter.FetchMailbox(ctx, osciclient.MailboxOptions{Intermediary: f.srv.URL}, recv)
+	if err != nil || n != 1 || len(got) != 1 || got[0].TransportID != id || string(got[0].Payload) != "<quittung/>" {
+		t.Fatalf("recovery: %d %v %+v", n, err, got)
+	}
+	if n, err := f.adapter.FetchMailbox(ctx, osciclient.MailboxOptions{Intermediary: f.srv.URL}, recv); err != nil || n != 0 || len(got) != 1 {
+		t.Fatalf("second run: %d %v %d", n, err, len(got))
+	}
+}

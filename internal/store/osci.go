@@ -177,3 +177,12 @@ func (s *Store) OSCIInboxDone(ctx context.Context, messageID, note string, at ti
 	}
 	return nil
 }
+
+// OSCIInboxHas reports whether a delivery with this MessageId was stored.
+func (s *Store) OSCIInboxHas(ctx context.Context, messageID string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM osci_inbox WHERE message_id = ?`, messageID).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: osci inbox: %w", err)
+	}
+	return n > 0, nil
+}

@@ -84,6 +84,12 @@ func TestOSCIInboxDedupe(t *testing.T) {
 	if ok, err := s.OSCIInboxPut(ctx, it); ok || err != nil {
 		t.Fatalf("duplicate stored: %v %v", ok, err)
 	}
+	if has, err := s.OSCIInboxHas(ctx, "m1"); !has || err != nil {
+		t.Fatalf("has m1: %v %v", has, err)
+	}
+	if has, err := s.OSCIInboxHas(ctx, "m2"); has || err != nil {
+		t.Fatalf("has m2: %v %v", has, err)
+	}
 	p, err := s.OSCIInboxPending(ctx, 10)
 	if err != nil || len(p) != 1 || string(p[0].Body) != "mime" {
 		t.Fatalf("%+v %v", p, err)

@@ -663,7 +663,8 @@ func (im *Intermediary) fetch(dlg *dialog, sel *osci.Selection, now time.Time) (
 }
 
 // cards executes fetchProcessCard for the dialog's client: the cards of the
-// deliveries it originated (or addresses), selected by MessageId.
+// deliveries it originated or addresses (SelectionRule Role narrows it),
+// selected by MessageId or by Reception at or after ReceptionOfDelivery.
 func (im *Intermediary) cards(dlg *dialog, sel *osci.Selection) ([]osci.ProcessCardBundle, string) {
 	im.mu.Lock()
 	defer im.mu.Unlock()
@@ -677,7 +678,13 @@ func (im *Intermediary) cards(dlg *dialog, sel *osci.Selection) ([]osci.ProcessC
 		}
 	}
 	mine := func(d *Delivery) bool {
-		for _, c := range []*x509.Certificate{d.Originator, d.OriginatorEnc, d.Addressee} {
+		certs := []*x509.Certificate{d.Originator, d.OriginatorEnc, d.Addressee}
+		if sel != nil && sel.Role == "Addressee" {
+			certs = []*x509.Certificate{d.Addressee}
+		} else if sel != nil && sel.Role == "Originator" {
+			certs = []*x509.Certificate{d.Originator, d.OriginatorEnc}
+		}
+		for _, c := range certs {
 			if c == nil {
 				continue
 			}
@@ -703,7 +710,8 @@ func (im *Intermediary) cards(dlg *dialog, sel *osci.Selection) ([]osci.ProcessC
 			if !want {
 				continue
 			}
-		} else if sel != nil && !sel.ReceptionOfDelivery.IsZero() && d.Card.RecentModification.Before(sel.ReceptionOfDelivery) {
+		} else if sel != nil && !sel.ReceptionOfDelivery.IsZero() &&
+			(d.Card.Reception == nil || d.Card.Reception.Plain.Before(sel.ReceptionOfDelivery)) {
 			continue
 		}
 		out = append(out, d.Card)
