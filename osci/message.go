@@ -110,8 +110,8 @@ type Selection struct {
 	ReceptionOfDelivery time.Time // used when MessageIDs is empty and this is set
 	// Role restricts a fetchProcessCard by ReceptionOfDelivery to deliveries
 	// where the client is "Addressee" or "Originator" ("" = both).
-	Role string
-	Limit               int       // fetchProcessCard Quantity/@Limit; 0 = none
+	Role  string
+	Limit int // fetchProcessCard Quantity/@Limit; 0 = none
 }
 
 // Message is one OSCI order or response in plain (unencrypted) form.
