@@ -137,7 +137,7 @@ func (d *Dialog) Exit(ctx context.Context) error {
 // ConversationID is the conversation the supplier assigned (-1 before).
 func (d *Dialog) ConversationID() int64 { return d.conv }
 
-// Challenge returns a fresh random challenge.
+// newChallenge returns a fresh random challenge.
 func newChallenge() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -192,7 +192,7 @@ func (d *Dialog) do(ctx context.Context, m *Message, attachments []Part) (*Respo
 	dec, err := Decode(body, DecodeOptions{
 		Decrypter:         &xmlsec.Decrypter{Key: c.Cipher.Key, Cert: c.Cipher.Cert},
 		RequireEncryption: true,
-		SignerCert:        c.supplierCert,
+		SignerCert:        func(m *Message) (*x509.Certificate, error) { return c.supplierCert(ctx, m) },
 		AllowDeprecated:   c.AllowDeprecated,
 	})
 	if err != nil {
@@ -233,7 +233,7 @@ func (d *Dialog) do(ctx context.Context, m *Message, attachments []Part) (*Respo
 }
 
 // supplierCert picks the certificate the response must be signed with.
-func (c *Client) supplierCert(m *Message) (*x509.Certificate, error) {
+func (c *Client) supplierCert(ctx context.Context, m *Message) (*x509.Certificate, error) {
 	got := m.SignatureCertIntermediary
 	switch {
 	case c.IntermediarySigner != nil:
@@ -247,7 +247,7 @@ func (c *Client) supplierCert(m *Message) (*x509.Certificate, error) {
 	case c.Trust == nil || c.Trust.Roots == nil:
 		return nil, fmt.Errorf("%w: %q: neither pinned nor a trust store configured", xmlsec.ErrCertUntrusted, got.Subject)
 	}
-	if err := c.Trust.Check(context.Background(), got, xmlsec.UsageSignature); err != nil {
+	if err := c.Trust.Check(ctx, got, xmlsec.UsageSignature); err != nil {
 		return nil, err
 	}
 	return got, nil
