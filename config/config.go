@@ -85,6 +85,7 @@ type Config struct {
 	Mailbox   Mailbox    `mapstructure:"mailbox"`
 	DVDV      DVDV       `mapstructure:"dvdv"`
 	XTA       XTA        `mapstructure:"xta"`
+	OSCI      OSCI       `mapstructure:"osci"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -343,6 +344,7 @@ func KnownStandards() []string { return append([]string(nil), knownStandards...)
 func defaults() Config {
 	return Config{
 		DVDV: DefaultDVDV(),
+		OSCI: DefaultOSCI(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

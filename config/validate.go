@@ -96,6 +96,9 @@ func (c *Config) Validate() error {
 	if err := c.XTA.Validate("xta"); err != nil {
 		p = append(p, err)
 	}
+	if err := c.validateOSCI(); err != nil {
+		p = append(p, err)
+	}
 	return errors.Join(p...)
 }
 

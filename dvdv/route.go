@@ -25,7 +25,7 @@ import (
 //     same serviceElementDescriptionName — never simply the first
 //     CIPHER_CERTIFICATE, which is often the intermediary's. The intermediary's
 //     own cipher certificate (outer envelope) is found the same way and is
-//     reported in ServiceRoute.IntermediaryCert. SignatureCert is the
+//     reported in ServiceRoute.IntermediaryCert and Route.IntermediaryCert. SignatureCert is the
 //     addressee's signature certificate (inline or SIGNATURE_CERTIFICATE
 //     element of the same name), optional.
 //   - A service without an addressee but with a WEBSERVER element is an
@@ -188,6 +188,7 @@ func BuildRoute(svc *Service, readerKey, serviceURI string, now time.Time) (*Ser
 		if sr.IntermediaryCert, err = add(RoleIntermediaryEncryption, inter[0], ic, true); err != nil {
 			return fail("intermediary encryption certificate", err)
 		}
+		sr.Route.IntermediaryCert = sr.IntermediaryCert.PEM
 	}
 	return sr, nil
 }

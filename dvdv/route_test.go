@@ -72,6 +72,9 @@ func TestBuildRouteCertificateSelection(t *testing.T) {
 			if sr.IntermediaryCert == nil || sr.IntermediaryCert.PEM != pemOf(p.certs["intermediary-cipher"]) {
 				t.Errorf("intermediary certificate wrong")
 			}
+			if sr.Route.IntermediaryCert != pemOf(p.certs["intermediary-cipher"]) || sr.Route.Intermediary == "" {
+				t.Errorf("route lacks the intermediary URL or certificate: %q", sr.Route.Intermediary)
+			}
 			if !sr.NotAfter.Equal(p.certs[tt.wantEnc].NotAfter) && !sr.NotAfter.Equal(p.certs["intermediary-cipher"].NotAfter) {
 				t.Errorf("NotAfter = %v", sr.NotAfter)
 			}

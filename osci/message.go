@@ -108,7 +108,10 @@ type ProcessCardBundle struct {
 type Selection struct {
 	MessageIDs          []string
 	ReceptionOfDelivery time.Time // used when MessageIDs is empty and this is set
-	Limit               int       // fetchProcessCard Quantity/@Limit; 0 = none
+	// Role restricts a fetchProcessCard by ReceptionOfDelivery to deliveries
+	// where the client is "Addressee" or "Originator" ("" = both).
+	Role  string
+	Limit int // fetchProcessCard Quantity/@Limit; 0 = none
 }
 
 // Message is one OSCI order or response in plain (unencrypted) form.
@@ -359,7 +362,11 @@ func selectionRule(s *Selection) *etree.Element {
 			sr.CreateElement("osci:MessageId").SetText(id)
 		}
 	case !s.ReceptionOfDelivery.IsZero():
-		sr.CreateElement("osci:ReceptionOfDelivery").SetText(s.ReceptionOfDelivery.UTC().Format(time.RFC3339))
+		rd := sr.CreateElement("osci:ReceptionOfDelivery")
+		rd.SetText(s.ReceptionOfDelivery.UTC().Format(time.RFC3339))
+		if s.Role != "" {
+			rd.CreateAttr("Role", s.Role)
+		}
 	default:
 		return nil
 	}

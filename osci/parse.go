@@ -186,6 +186,7 @@ func parseOrder(o *etree.Element, m *Message) error {
 					return fmt.Errorf("%w: SelectionRule %s: %v", ErrNotOSCI, c.Tag, err)
 				}
 				s.ReceptionOfDelivery = t
+				s.Role = c.SelectAttrValue("Role", "")
 			}
 		}
 		m.Selection = s

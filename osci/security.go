@@ -281,3 +281,14 @@ func verifyEnvelope(doc *etree.Document, k Kind, cert *x509.Certificate, attachm
 	}
 	return nil
 }
+
+// Verify checks the Client/SupplierSignature of a decoded message against
+// cert (as Decode does with DecodeOptions.SignerCert), for callers that pick
+// the certificate only after reading the message.
+func (d *Decoded) Verify(cert *x509.Certificate, allowDeprecated bool) error {
+	if err := verifyEnvelope(d.Doc, d.Message.Kind, cert, d.Attachments, allowDeprecated); err != nil {
+		return err
+	}
+	d.Message.Signed = true
+	return nil
+}

@@ -172,6 +172,9 @@ type Route struct {
 	// Certificates in PEM, as the directory names them.
 	EncryptionCert string
 	SignatureCert  string
+	// IntermediaryCert is the OSCI intermediary's cipher certificate (PEM),
+	// for the transport (outer) encryption level.
+	IntermediaryCert string
 	// ResolvedAt and Source tell where the route came from (file, dvdv, cache).
 	ResolvedAt time.Time
 	Source     string

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dxhub/dxhub/config"
 	"github.com/dxhub/dxhub/connectors/mapping"
+	"github.com/dxhub/dxhub/connectors/osciclient"
 	"github.com/dxhub/dxhub/connectors/portal"
 	"github.com/dxhub/dxhub/connectors/servicekonto"
 	"github.com/dxhub/dxhub/connectors/webhook"
@@ -127,8 +128,10 @@ type hub struct {
 	mapper     *xoev.Mapper
 	engine     *xoev.Engine // declarative profiles (services with a profile)
 	dvdv       *dvdv.Resolver
-	xtaOut     *xtaclient.Adapter // delivery to remote XTA servers
-	xta        *xtaWiring         // XTA server, its TLS listener, Leser jobs (serve_xta.go)
+	xtaOut     *xtaclient.Adapter  // delivery to remote XTA servers
+	xta        *xtaWiring          // XTA server, its TLS listener, Leser jobs (serve_xta.go)
+	osciOut    *osciclient.Adapter // delivery through OSCI intermediaries (serve_osci.go)
+	osciRecv   osciclient.Receiver
 	pipeline   *routing.Pipeline
 	dispatcher *servicekonto.Dispatcher
 	webhooks   *webhook.Dispatcher
@@ -227,10 +230,14 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if h.xtaOut, err = xtaclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, xtaOpts); err != nil {
 		return nil, err
 	}
+	transports := map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: mailbox, routing.TransportXTA: h.xtaOut}
+	if err := h.setupOSCI(resolver, notifying{back, h.wakeNotify}, transports); err != nil {
+		return nil, err
+	}
 	hostname, _ := os.Hostname()
 	h.pipeline, err = routing.NewPipeline(routing.PipelineConfig{
 		Store: h.store, Mapper: mapper, Resolver: resolver,
-		Transports: map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: mailbox, routing.TransportXTA: h.xtaOut},
+		Transports: transports,
 		Tenants:    tenants, Services: services, AuthorKey: cfg.Hub.AuthorKey, AuthorName: cfg.Hub.AuthorName,
 		Retry: routing.RetryPolicy{Initial: cfg.Retry.InitialBackoff, Max: cfg.Retry.MaxBackoff, Multiplier: cfg.Retry.Multiplier,
 			Jitter: cfg.Retry.Jitter, MaxAttempts: cfg.Retry.MaxAttempts, MaxAge: cfg.Retry.MaxAge},
@@ -362,6 +369,9 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	if err := h.xta.schedule(bg, jobs); err != nil {
+		return err
+	}
+	if err := h.registerOSCIJobs(bg, jobs); err != nil {
 		return err
 	}
 	if h.dvdv != nil {

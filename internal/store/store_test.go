@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -436,19 +432,4 @@ func TestRenewLease(t *testing.T) {
 	if ok, _ := s.RenewLease(ctx, "s1", "A", t0.Add(3*time.Minute)); ok {
 		t.Fatal("A renewed a lease B holds")
 	}
-}
-
-// latestMigration is the highest version among the embedded migrations.
-func latestMigration(t *testing.T) int {
-	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("migrations: %v %v", names, err)
-	}
-	slices.Sort(names)
-	v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(names[len(names)-1], "migrations/"), "_", 2)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
