@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dxhub/dxhub/routing"
@@ -34,6 +35,8 @@ var ErrDuplicate = routing.ErrDuplicate
 type Store struct {
 	db *sql.DB
 	w  *writer // group commit of all write transactions; nil while migrating
+
+	iterPurgedAt atomic.Int64 // µs of the last xta_iterations housekeeping
 }
 
 // Options tunes the SQLite connection.

@@ -24,15 +24,25 @@ type XTAIteration struct {
 	ExpiresAt  time.Time
 }
 
-// XTAIterationPut stores a new iteration. In the same transaction it purges
-// every expired iteration (at now) and, with maxPerReader > 0, the reader's
-// iterations that expire first beyond that many, so a reader that never
-// continues its iterations cannot grow the table without bound.
+// XTAIterationPut stores a new iteration. At most once a minute, in the same
+// transaction, it purges every expired iteration (at now) and, with
+// maxPerReader > 0, each reader's iterations that expire first beyond that
+// many, so a reader that never continues its iterations cannot grow the
+// table without bound.
 func (s *Store) XTAIterationPut(ctx context.Context, it XTAIteration, now time.Time, maxPerReader int) error {
 	reader := strings.ToLower(it.Reader)
+	// Purging and trimming scan the table: do them at most once a minute,
+	// not with every poll of every Fachverfahren (readers see only live
+	// rows anyway, see XTAIterationGet).
+	housekeeping := false
+	if last := s.iterPurgedAt.Load(); now.UnixMicro()-last >= time.Minute.Microseconds() {
+		housekeeping = s.iterPurgedAt.CompareAndSwap(last, now.UnixMicro())
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM xta_iterations WHERE expires_at < ?`, micros(now)); err != nil {
-			return fmt.Errorf("store: purge xta iterations: %w", err)
+		if housekeeping {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM xta_iterations WHERE expires_at < ?`, micros(now)); err != nil {
+				return fmt.Errorf("store: purge xta iterations: %w", err)
+			}
 		}
 		var ct any
 		if !it.CursorTime.IsZero() {
@@ -43,11 +53,13 @@ func (s *Store) XTAIterationPut(ctx context.Context, it XTAIteration, now time.T
 			micros(now), micros(it.ExpiresAt)); err != nil {
 			return fmt.Errorf("store: xta iteration %s: %w", it.RequestID, err)
 		}
-		if maxPerReader > 0 {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM xta_iterations WHERE reader = ? AND request_id IN (
-				SELECT request_id FROM xta_iterations WHERE reader = ? ORDER BY expires_at DESC, created_at DESC LIMIT -1 OFFSET ?)`,
-				reader, reader, maxPerReader); err != nil {
-				return fmt.Errorf("store: trim xta iterations of %s: %w", reader, err)
+		if housekeeping && maxPerReader > 0 {
+			// Every reader keeps its maxPerReader iterations that expire last.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM xta_iterations WHERE request_id IN (
+				SELECT request_id FROM (SELECT request_id, row_number() OVER (
+					PARTITION BY reader ORDER BY expires_at DESC, created_at DESC) AS rank FROM xta_iterations)
+				WHERE rank > ?)`, maxPerReader); err != nil {
+				return fmt.Errorf("store: trim xta iterations: %w", err)
 			}
 		}
 		return nil

@@ -63,7 +63,9 @@ func TestXTAIterations(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A later put purges expired iterations and keeps at most 3 per reader.
+	// Puts purge expired iterations and keep at most 3 per reader; that
+	// housekeeping runs at most once a minute (the first put here, then the
+	// other reader's put a minute later).
 	t1 := t0.Add(time.Hour)
 	for i := range 5 {
 		if err := s2.XTAIterationPut(ctx, XTAIteration{RequestID: fmt.Sprint("urn:uuid:r", i), Reader: "ags:05315000",
@@ -72,7 +74,7 @@ func TestXTAIterations(t *testing.T) {
 		}
 	}
 	if err := s2.XTAIterationPut(ctx, XTAIteration{RequestID: "urn:uuid:other", Reader: "ags:09162000", Selection: []byte("{}"),
-		ExpiresAt: t1.Add(15 * time.Minute)}, t1, 3); err != nil {
+		ExpiresAt: t1.Add(15 * time.Minute)}, t1.Add(time.Minute), 3); err != nil {
 		t.Fatal(err)
 	}
 	var n int
