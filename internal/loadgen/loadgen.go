@@ -357,6 +357,10 @@ func writeMultipart(mw *multipart.Writer, js []byte, n int, size int64) error {
 func (o Options) fachverfahren(ctx context.Context, i int) error {
 	fv := xtatest.New(o.BaseURL, o.ReaderKey, o.HTTPClient)
 	fv.AttachmentDir = o.AttachmentDir
+	// An idle client backs off (5 ms doubling to 200 ms), like a real
+	// Fachverfahren that polls on a schedule; found work resets it.
+	const minIdle, maxIdle = 5 * time.Millisecond, 200 * time.Millisecond
+	wait := minIdle
 	idle := time.NewTimer(0)
 	defer idle.Stop()
 	for ctx.Err() == nil {
@@ -376,13 +380,16 @@ func (o Options) fachverfahren(ctx context.Context, i int) error {
 				return err
 			}
 		}
-		if mine == 0 {
-			idle.Reset(5 * time.Millisecond)
-			select {
-			case <-idle.C:
-			case <-ctx.Done():
-			}
+		if mine > 0 {
+			wait = minIdle
+			continue
 		}
+		idle.Reset(wait)
+		select {
+		case <-idle.C:
+		case <-ctx.Done():
+		}
+		wait = min(2*wait, maxIdle)
 	}
 	return nil
 }

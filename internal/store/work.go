@@ -45,8 +45,14 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, leas
 // NextJobAt returns the earliest time a job becomes due (zero if none), so the
 // worker can sleep exactly that long.
 func (s *Store) NextJobAt(ctx context.Context) (time.Time, error) {
+	// Two index lookups instead of a scan of the whole queue: the earliest
+	// unleased job (jobs_due), and among the few leased ones (jobs_leased)
+	// the earliest to become due again.
 	var v sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT min(max(next_at, coalesce(lease_until, 0))) FROM jobs`).Scan(&v)
+	err := s.db.QueryRowContext(ctx, `SELECT min(t) FROM (
+		SELECT min(next_at) AS t FROM jobs WHERE lease_until IS NULL
+		UNION ALL
+		SELECT min(max(next_at, lease_until)) FROM jobs WHERE lease_until IS NOT NULL)`).Scan(&v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next job: %w", err)
 	}
