@@ -179,8 +179,8 @@ func TestEnvOverridesList(t *testing.T) {
 			}
 		}
 	}
-	if len(got) != 61 {
-		t.Errorf("got %d overrides; want 61 (hub 9, limits 5, workers 3, retry 6, directory 1, mailbox 7, dvdv 16, xta 14)", len(got))
+	if len(got) != 65 {
+		t.Errorf("got %d overrides; want 65 (hub 9, limits 5, workers 3, retry 6, directory 1, mailbox 7, dvdv 16, xta 14, reliability 4)", len(got))
 	}
 	for key, env := range map[string]string{
 		"hub.listen":          "DXHUB_HUB_LISTEN",

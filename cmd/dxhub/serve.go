@@ -233,7 +233,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 			Jitter: cfg.Retry.Jitter, MaxAttempts: cfg.Retry.MaxAttempts, MaxAge: cfg.Retry.MaxAge},
 		Clock: clock, Logger: log, Owner: fmt.Sprintf("%s/%d", hostname, os.Getpid()),
 		Lease: cfg.Workers.Lease, Workers: cfg.Workers.Count, Poll: cfg.Workers.PollInterval,
-		OnEvent: h.wakeNotify,
+		OnEvent:  h.wakeNotify,
+		Breakers: breakerPolicy(cfg.Reliability),
 	})
 	if err != nil {
 		return nil, err
@@ -252,13 +253,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		}
 	}
 	h.dispatcher = &servicekonto.Dispatcher{Store: h.store, Sink: sink, Texts: texts, Location: loc, Clock: clock, Logger: log}
-	slas := map[string]time.Duration{}
-	for _, s := range cfg.Services {
-		slas[s.ID] = s.SLA
-	}
 	h.loc = loc
-	h.sla = &routing.SLAMonitor{Store: h.store, SLA: slas, DefaultSLA: config.DefaultSLA, Clock: clock, Logger: log,
-		OnBreach: func(string, string, time.Duration) { h.wakeNotify() }}
+	h.sla = slaMonitor(cfg, h.store, clock, log, h.wakeNotify)
 
 	var portals []portal.Portal
 	targets := map[string]webhook.Target{}
