@@ -43,6 +43,7 @@ func commands() []command {
 		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},
+		{"replay", "re-map a stored submission (--profile-version, --dry-run diff) and send it as a new, linked message", cmdReplay},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "dxhub", version)
 			return nil
