@@ -248,7 +248,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	var sink servicekonto.Sink = &servicekonto.LocalSink{Store: h.store, Clock: clock}
 	if m := cfg.Mailbox; m.URL != "" {
 		if sink, err = servicekonto.NewClient(servicekonto.ClientConfig{BaseURL: m.URL, CertFile: m.CertFile, KeyFile: m.KeyFile,
-			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log}); err != nil {
+			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log,
+			Blobs: xtabox.BlobStore{Store: h.blobs}}); err != nil {
 			return nil, err
 		}
 	}
@@ -288,6 +289,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	api.Register(mux)
 	xtaServer.Mount(mux)
 	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.Authorize))
+	mux.Handle("GET /v1/mailboxes/{handle}/messages/{id}/attachments/{n}",
+		servicekonto.AttachmentHandler(h.store, xtabox.BlobStore{Store: h.blobs}, api.Authorize))
 	h.handler = logRequests(log, mux)
 	ok = true
 	return h, nil

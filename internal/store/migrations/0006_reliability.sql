@@ -49,3 +49,33 @@ CREATE TABLE superseded_attempts (
     reason      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX superseded_attempts_replay ON superseded_attempts (replay_id);
+
+-- Attachments of inbound back-channel messages (e.g. a Bescheid PDF), kept in
+-- the blob store; forwarded to the citizen's Postfach with the status event
+-- their message caused.
+CREATE TABLE inbound_attachments (
+    transport_id  TEXT NOT NULL REFERENCES inbound_messages (transport_id),
+    seq           INTEGER NOT NULL,
+    submission_id TEXT,
+    message_uuid  TEXT NOT NULL DEFAULT '',
+    content_id    TEXT NOT NULL DEFAULT '',
+    filename      TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    blob_key      TEXT NOT NULL,
+    PRIMARY KEY (transport_id, seq)
+);
+CREATE INDEX inbound_attachments_message ON inbound_attachments (submission_id, message_uuid);
+
+-- Attachments of messages in the local Postfach (references into the blob store).
+CREATE TABLE postfach_attachments (
+    event_id     INTEGER NOT NULL REFERENCES status_events (id),
+    seq          INTEGER NOT NULL,
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT NOT NULL,
+    blob_key     TEXT NOT NULL,
+    PRIMARY KEY (event_id, seq)
+);
