@@ -22,14 +22,16 @@ func TestReplayDeadLetterToRemoteXTA(t *testing.T) {
 		ReceivedAt: now}}); err != nil {
 		t.Fatal(err)
 	}
-	ev := func(st routing.Status) routing.StatusEvent { return routing.StatusEvent{Status: st, Time: now, Source: routing.SourceHub} }
+	ev := func(st routing.Status) routing.StatusEvent {
+		return routing.StatusEvent{Status: st, Time: now, Source: routing.SourceHub}
+	}
 	msg := routing.Message{SubmissionID: "s1", UUID: "u1", Standard: "X", Version: "1", TypeCode: "1200", RootElement: "r",
 		Namespace: "n", Service: "urn:s", XML: []byte("<a/>")}
 	if err := s.SaveMapped(ctx, msg, ev(routing.StatusValidated)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SaveRoute(ctx, routing.Delivery{SubmissionID: "s1", MessageUUID: "u1", TransportID: "tid-1",
-		Route: routing.Route{ReaderKey: "ags:05315000", ServiceURI: "urn:s", Transport: routing.TransportXTA, Endpoint: "https://fv"},
+		Route:         routing.Route{ReaderKey: "ags:05315000", ServiceURI: "urn:s", Transport: routing.TransportXTA, Endpoint: "https://fv"},
 		NextAttemptAt: now, CreatedAt: now}, ev(routing.StatusRouted)); err != nil {
 		t.Fatal(err)
 	}
