@@ -274,7 +274,7 @@ func unifiedDiff(aName, bName, a, b string, context int) string {
 		return ""
 	}
 	x, y := splitLines(a), splitLines(b)
-	if len(x)*len(y) > 50_000_000 {
+	if len(x)*len(y) > 16_000_000 { // 64 MB of LCS table
 		return fmt.Sprintf("--- %s\n+++ %s\n(documents differ; too large for a line diff)\n", aName, bName)
 	}
 	// ops: ' ' keep, '-' delete from a, '+' insert from b (LCS).
