@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,24 +35,6 @@ func newSub(id string) routing.NewSubmission {
 		Attachments: []routing.Attachment{{ID: id + "-a1", Filename: "plan.pdf", ContentType: "application/pdf",
 			Size: 3, SHA256: "abc", BlobKey: "abc"}},
 	}}
-}
-
-// latestMigration is the highest version among the embedded migrations.
-func latestMigration(t *testing.T) int {
-	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("migrations: %v", err)
-	}
-	latest := 0
-	for _, n := range names {
-		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, "migrations/"), "_", 2)[0])
-		if err != nil {
-			t.Fatalf("migration %s: %v", n, err)
-		}
-		latest = max(latest, v)
-	}
-	return latest
 }
 
 func TestMigrateTwice(t *testing.T) {
@@ -453,4 +436,19 @@ func TestRenewLease(t *testing.T) {
 	if ok, _ := s.RenewLease(ctx, "s1", "A", t0.Add(3*time.Minute)); ok {
 		t.Fatal("A renewed a lease B holds")
 	}
+}
+
+// latestMigration is the highest version among the embedded migrations.
+func latestMigration(t *testing.T) int {
+	t.Helper()
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("migrations: %v %v", names, err)
+	}
+	slices.Sort(names)
+	v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(names[len(names)-1], "migrations/"), "_", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
