@@ -86,6 +86,8 @@ type Config struct {
 	DVDV      DVDV       `mapstructure:"dvdv"`
 	XTA       XTA        `mapstructure:"xta"`
 	OSCI      OSCI       `mapstructure:"osci"`
+	// Reliability: circuit breakers and per-endpoint concurrency (reliability.go).
+	Reliability Reliability `mapstructure:"reliability"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -218,6 +220,12 @@ type Service struct {
 	// SLA is how long the reader may take to fetch a message before an alert;
 	// 0 in the file means DefaultSLA.
 	SLA time.Duration `mapstructure:"sla"`
+	// Expiry withdraws a message its reader has not fetched within this time
+	// (status expired); 0 means never. Must be longer than the SLA.
+	Expiry time.Duration `mapstructure:"expiry"`
+	// ProfileVersions are older versions of Profile (same forms: builtin:NAME
+	// or a file), kept selectable by `dxhub replay --profile-version`.
+	ProfileVersions []string `mapstructure:"profileVersions"`
 	// Profile is the declarative mapping profile (xoev.LoadProfile): a YAML
 	// file relative to the config file, or "builtin:NAME" for a profile
 	// shipped in the binary (config/profiles/NAME.yaml). Empty: the service
@@ -343,8 +351,9 @@ func KnownStandards() []string { return append([]string(nil), knownStandards...)
 // a config file brings its own tenants, portals, services and endpoints.
 func defaults() Config {
 	return Config{
-		DVDV: DefaultDVDV(),
-		OSCI: DefaultOSCI(),
+		DVDV:        DefaultDVDV(),
+		OSCI:        DefaultOSCI(),
+		Reliability: DefaultReliability(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

@@ -81,6 +81,7 @@ func (c *Config) Validate() error {
 	c.validateTenants(&p)
 	c.validatePortals(&p)
 	c.validateServices(&p)
+	c.validateReliability(&p)
 	c.validateEndpoints(&p)
 	if f := c.Mailbox.Messages; f != "" {
 		if st, err := os.Stat(f); err != nil {

@@ -41,6 +41,7 @@ type InboundRecord struct {
 	Classification string
 	Note           string
 	Payload        []byte
+	Attachments    []Attachment
 }
 
 // InboundStore persists inbound messages with the events they cause.
@@ -57,6 +58,10 @@ type Inbound struct {
 	AuthorKey   string // who sent it (the Fachverfahren's organisation key)
 	ReaderKey   string // whom it is for (the hub)
 	Payload     []byte
+	// Attachments came with the message (e.g. a Bescheid PDF), already kept
+	// in the blob store; they are forwarded to the citizen's Postfach with
+	// the status event the message causes.
+	Attachments []Attachment
 }
 
 // BackChannel turns receipts, rejections and status messages from Fachverfahren
@@ -85,7 +90,7 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 	rec := InboundRecord{
 		TransportID: in.TransportID, Transport: in.Transport, ReceivedAt: now, AuthorKey: in.AuthorKey,
 		ReaderKey: in.ReaderKey, MessageUUID: rep.MessageUUID, TypeCode: rep.TypeCode, Payload: in.Payload,
-		Classification: string(rep.Status),
+		Classification: string(rep.Status), Attachments: in.Attachments,
 	}
 	var events []StatusEvent
 	switch {

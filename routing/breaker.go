@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,6 +19,9 @@ type BreakerPolicy struct {
 	MaxCooldown time.Duration
 	// Concurrency caps simultaneous attempts per endpoint; 0 means no cap.
 	Concurrency int
+	// Limits overrides Concurrency for single endpoints, keyed by the route's
+	// endpoint URL (or, for the built-in mailbox, the reader's DVDV key).
+	Limits map[string]int
 }
 
 // DefaultBreakerPolicy is used for zero fields.
@@ -96,7 +100,7 @@ func (b *Breakers) Acquire(endpoint string) (ok bool, retryAt time.Time, why str
 		}
 		e.probing = true
 	}
-	if b.policy.Concurrency > 0 && e.inFlight >= b.policy.Concurrency {
+	if limit := b.limit(endpoint); limit > 0 && e.inFlight >= limit {
 		if e.state == halfOpen {
 			e.probing = false
 		}
@@ -148,6 +152,23 @@ func (b *Breakers) State(endpoint string) string {
 	return e.state.String()
 }
 
+// InFlight reports the attempts in flight to an endpoint.
+func (b *Breakers) InFlight(endpoint string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.get(endpoint).inFlight
+}
+
+// limit is the concurrency cap of an endpoint key ("transport:endpoint").
+func (b *Breakers) limit(key string) int {
+	if _, ep, ok := strings.Cut(key, ":"); ok {
+		if n, ok := b.policy.Limits[ep]; ok {
+			return n
+		}
+	}
+	return b.policy.Concurrency
+}
+
 func (b *Breakers) get(endpoint string) *endpointBreaker {
 	e, ok := b.by[endpoint]
 	if !ok {
@@ -156,6 +177,9 @@ func (b *Breakers) get(endpoint string) *endpointBreaker {
 	}
 	return e
 }
+
+// EndpointKey names the endpoint a delivery goes to (the key of Breakers).
+func EndpointKey(r Route) string { return endpointKey(r) }
 
 // endpointKey names the endpoint a delivery goes to.
 func endpointKey(r Route) string {

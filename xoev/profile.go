@@ -24,6 +24,11 @@ type Profile struct {
 	Service string `yaml:"service"`
 	// Description documents the profile (copied into the JSON Schema).
 	Description string `yaml:"description"`
+	// ProfileVersion identifies this revision of the profile (free text,
+	// e.g. "2" or "2026-11"). Older revisions stay selectable for replays
+	// (services[].profileVersions, dxhub replay --profile-version); "" is an
+	// unversioned profile. (Version below is the XÖV standard's version.)
+	ProfileVersion string `yaml:"profileVersion"`
 	// Standard and Version are the values for Document.Standard/Version, e.g.
 	// "XBau-Hochbau" and "2.6".
 	Standard string `yaml:"standard"`

@@ -40,6 +40,7 @@ func commands() []command {
 		{"sim", "run a protocol simulator: sim fachverfahren | xta-server", cmdSim},
 		{"validate", "validate XÖV files against the deployed schemas and transport rules", cmdValidate},
 		{"map", "dry run: print the XÖV message a submission would produce (or its errors)", cmdMap},
+		{"replay", "re-map a stored submission (--profile-version, --dry-run diff) and send it as a new, linked message", cmdReplay},
 		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},

@@ -203,6 +203,24 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintln(stdout)
 	}
+	for _, r := range tr.Replays {
+		fmt.Fprintf(stdout, "replay %-8d %s  by %s: %s\n", r.Seq, ts(r.Created), r.Operator, r.Reason)
+		fmt.Fprintf(stdout, "                new message %s", r.MessageUUID)
+		if r.ProfileVersion != "" {
+			fmt.Fprintf(stdout, " (profile version %s)", r.ProfileVersion)
+		}
+		if r.PreviousMessageUUID != "" {
+			fmt.Fprintf(stdout, " supersedes %s", r.PreviousMessageUUID)
+		}
+		fmt.Fprintf(stdout, " (was %s)\n", r.PreviousStatus)
+		if d := r.Superseded; d != nil {
+			fmt.Fprintf(stdout, "                superseded transport ID %s via %s to %s %s, %s\n", d.TransportID, d.Transport,
+				d.ReaderKey, d.Endpoint, d.State)
+			for _, a := range d.Attempts {
+				fmt.Fprintf(stdout, "                  attempt %d %s  %-9s %s\n", a.Number, ts(a.Started), a.Outcome, a.Reason)
+			}
+		}
+	}
 	if dl := tr.DeadLetter; dl != nil {
 		fmt.Fprintf(stdout, "dead letter     since %s: %s %s\n", ts(dl.Since), dl.Reason, dl.Resolution)
 	}

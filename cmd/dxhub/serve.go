@@ -243,7 +243,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 			Jitter: cfg.Retry.Jitter, MaxAttempts: cfg.Retry.MaxAttempts, MaxAge: cfg.Retry.MaxAge},
 		Clock: clock, Logger: log, Owner: fmt.Sprintf("%s/%d", hostname, os.Getpid()),
 		Lease: cfg.Workers.Lease, Workers: cfg.Workers.Count, Poll: cfg.Workers.PollInterval,
-		OnEvent: h.wakeNotify,
+		OnEvent:  h.wakeNotify,
+		Breakers: breakerPolicy(cfg.Reliability),
 	})
 	if err != nil {
 		return nil, err
@@ -257,18 +258,14 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	var sink servicekonto.Sink = &servicekonto.LocalSink{Store: h.store, Clock: clock}
 	if m := cfg.Mailbox; m.URL != "" {
 		if sink, err = servicekonto.NewClient(servicekonto.ClientConfig{BaseURL: m.URL, CertFile: m.CertFile, KeyFile: m.KeyFile,
-			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log}); err != nil {
+			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log,
+			Blobs: xtabox.BlobStore{Store: h.blobs}}); err != nil {
 			return nil, err
 		}
 	}
 	h.dispatcher = &servicekonto.Dispatcher{Store: h.store, Sink: sink, Texts: texts, Location: loc, Clock: clock, Logger: log}
-	slas := map[string]time.Duration{}
-	for _, s := range cfg.Services {
-		slas[s.ID] = s.SLA
-	}
 	h.loc = loc
-	h.sla = &routing.SLAMonitor{Store: h.store, SLA: slas, DefaultSLA: config.DefaultSLA, Clock: clock, Logger: log,
-		OnBreach: func(string, string, time.Duration) { h.wakeNotify() }}
+	h.sla = slaMonitor(cfg, h.store, clock, log, h.wakeNotify)
 
 	var portals []portal.Portal
 	targets := map[string]webhook.Target{}
@@ -298,6 +295,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	api.Register(mux)
 	h.xta.mount(mux)
 	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.Authorize))
+	mux.Handle("GET /v1/mailboxes/{handle}/messages/{id}/attachments/{n}",
+		servicekonto.AttachmentHandler(h.store, xtabox.BlobStore{Store: h.blobs}, api.Authorize))
 	h.handler = logRequests(log, mux)
 	ok = true
 	return h, nil

@@ -3,8 +3,10 @@ package servicekonto
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,6 +73,11 @@ type ClientConfig struct {
 	Timeout                   time.Duration // per call, default 15 s
 	RetryMax                  int           // retries of one call, default 3
 	Logger                    *slog.Logger
+	// Blobs opens the attachments that go with a message (a Bescheid
+	// forwarded from the back-channel); MaxAttachmentBytes caps their sum
+	// per message (default 20 MiB; larger ones are refused permanently).
+	Blobs              Blobs
+	MaxAttachmentBytes int64
 }
 
 // Client posts to the Servicekonto REST interface. It implements Sink.
@@ -149,6 +156,11 @@ func (c *Client) Notify(ctx context.Context, n store.Notification, title, body s
 	key := "dxhub-event-" + strconv.FormatInt(n.Event.ID, 10)
 	msg := Message{Title: title, Content: body, Sender: c.cfg.Sender, Service: n.Submission.Service,
 		ReplyAddress: c.cfg.ReplyAddress, Reference: n.Submission.Reference}
+	atts, err := c.attachments(n)
+	if err != nil {
+		return err
+	}
+	msg.Attachments = atts
 	if err := c.post(ctx, "mailboxes/"+url.PathEscape(n.Submission.Applicant.Mailbox)+"/messages", key+"-msg", msg); err != nil {
 		return err
 	}
@@ -158,6 +170,44 @@ func (c *Client) Notify(ctx context.Context, n store.Notification, title, body s
 	rep := StatusReport{Mailbox: n.Submission.Applicant.Mailbox, Reference: n.Submission.Reference,
 		Service: n.Submission.Service, Status: string(n.Event.Status), Text: title, Time: n.Event.Time}
 	return c.post(ctx, "status-reports", key+"-status", rep)
+}
+
+// attachments reads the files that go with the message and checks them
+// against the SHA-256 recorded when they arrived.
+func (c *Client) attachments(n store.Notification) ([]Attachment, error) {
+	if len(n.Attachments) == 0 {
+		return nil, nil
+	}
+	if c.cfg.Blobs == nil {
+		return nil, errors.New("servicekonto: a message has attachments but the client has no blob store")
+	}
+	limit := c.cfg.MaxAttachmentBytes
+	if limit <= 0 {
+		limit = 20 << 20
+	}
+	var total int64
+	out := make([]Attachment, 0, len(n.Attachments))
+	for _, a := range n.Attachments {
+		total += a.Size
+		if total > limit {
+			return nil, &PermanentError{Status: http.StatusRequestEntityTooLarge,
+				Body: fmt.Sprintf("attachments of event %d exceed %d bytes", n.Event.ID, limit)}
+		}
+		f, err := c.cfg.Blobs.Open(a.BlobKey)
+		if err != nil {
+			return nil, fmt.Errorf("servicekonto: attachment %q: %w", a.Filename, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(f, a.Size+1))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("servicekonto: attachment %q: %w", a.Filename, err)
+		}
+		if sum := sha256.Sum256(b); int64(len(b)) != a.Size || (a.SHA256 != "" && hex.EncodeToString(sum[:]) != a.SHA256) {
+			return nil, fmt.Errorf("servicekonto: attachment %q does not match its recorded size and SHA-256", a.Filename)
+		}
+		out = append(out, Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: b})
+	}
+	return out, nil
 }
 
 func (c *Client) post(ctx context.Context, path, key string, v any) error {

@@ -8,13 +8,18 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"text/template"
 	"time"
 
@@ -43,6 +48,9 @@ type TextData struct {
 	Submission string
 	Detail     string
 	Time       string
+	// Attachments are the file names of documents that come with the
+	// message (e.g. the Bescheid PDF of a decision), empty if none.
+	Attachments []string
 }
 
 // DefaultTexts returns the shipped German texts.
@@ -119,6 +127,9 @@ func (t *Texts) Render(n store.Notification, loc *time.Location) (title, body st
 	}
 	data := TextData{Reference: n.Submission.Reference, Service: n.Submission.Service, Submission: n.Submission.ID,
 		Detail: n.Event.Detail, Time: n.Event.Time.In(loc).Format("02.01.2006 15:04")}
+	for _, a := range n.Attachments {
+		data.Attachments = append(data.Attachments, a.Filename)
+	}
 	var tb, bb bytes.Buffer
 	if err := tt.title.Execute(&tb, data); err != nil {
 		return "", "", true, err
@@ -141,6 +152,63 @@ type LocalStore interface {
 	PostfachMessages(ctx context.Context, handle, portalID string) ([]store.PostfachMessage, error)
 }
 
+// AttachmentStore finds the attachments of local Postfach messages.
+type AttachmentStore interface {
+	PostfachAttachment(ctx context.Context, handle, portalID string, messageID int64, n int) (store.PostfachAttachment, error)
+}
+
+// Blobs opens stored attachment bytes by blob key.
+type Blobs interface {
+	Open(key string) (io.ReadCloser, error)
+}
+
+// AttachmentHandler serves GET /v1/mailboxes/{handle}/messages/{id}/attachments/{n}:
+// the file of a local Postfach message, to the portal that submitted the
+// application (others get 404), with its SHA-256 in the Digest header.
+func AttachmentHandler(st AttachmentStore, blobs Blobs, authorize func(w http.ResponseWriter, r *http.Request) (string, bool)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		portalID, ok := authorize(w, r)
+		if !ok {
+			return
+		}
+		id, err1 := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		n, err2 := strconv.Atoi(r.PathValue("n"))
+		if err1 != nil || err2 != nil || id < 1 || n < 1 {
+			problem(w, http.StatusNotFound, "not-found", "no such attachment")
+			return
+		}
+		a, err := st.PostfachAttachment(r.Context(), r.PathValue("handle"), portalID, id, n)
+		if errors.Is(err, routing.ErrNotFound) {
+			problem(w, http.StatusNotFound, "not-found", "no such attachment")
+			return
+		}
+		if err != nil {
+			problem(w, http.StatusInternalServerError, "internal", "the Postfach could not be read")
+			return
+		}
+		f, err := blobs.Open(a.BlobKey)
+		if err != nil {
+			problem(w, http.StatusInternalServerError, "internal", "the attachment could not be read")
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", a.ContentType)
+		w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename}))
+		if sum, err := hex.DecodeString(a.SHA256); err == nil {
+			w.Header().Set("Digest", "sha-256="+base64.StdEncoding.EncodeToString(sum))
+		}
+		_, _ = io.Copy(w, f)
+	})
+}
+
+func problem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"type": "urn:dxhub:problem:" + code, "title": http.StatusText(status),
+		"status": status, "code": code, "detail": detail})
+}
+
 // LocalSink keeps messages in the hub's own store (embedded default).
 type LocalSink struct {
 	Store LocalStore
@@ -153,10 +221,15 @@ func (l *LocalSink) Notify(ctx context.Context, n store.Notification, title, bod
 	if l.Clock != nil {
 		now = l.Clock.Now()
 	}
-	return l.Store.PostfachDeliver(ctx, store.PostfachMessage{
+	m := store.PostfachMessage{
 		Handle: n.Submission.Applicant.Mailbox, EventID: n.Event.ID, SubmissionID: n.Submission.ID,
 		Status: n.Event.Status, Title: title, Body: body, Created: now,
-	})
+	}
+	for _, a := range n.Attachments {
+		m.Attachments = append(m.Attachments, store.PostfachAttachment{Filename: a.Filename, ContentType: a.ContentType,
+			Size: a.Size, SHA256: a.SHA256, BlobKey: a.BlobKey})
+	}
+	return l.Store.PostfachDeliver(ctx, m)
 }
 
 // OutboxStore is what the dispatcher needs.

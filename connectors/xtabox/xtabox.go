@@ -211,20 +211,23 @@ func (m *Mailbox) Receive(ctx context.Context, msg *xta.InboundMessage) error {
 	if int64(len(payload)) > limit {
 		return xta.NewFault(xta.CodeSizeLimitExceeded, fmt.Sprintf("the XÖV message exceeds %d bytes", limit))
 	}
+	var atts []routing.Attachment
 	for _, a := range msg.Attachments {
 		ar, err := a.Open()
 		if err != nil {
 			return err
 		}
-		_, err = m.Blobs.Put(ctx, ar, 0)
+		ref, err := m.Blobs.Put(ctx, ar, 0)
 		ar.Close()
 		if err != nil {
 			return fmt.Errorf("xtabox: keep attachment %q: %w", a.Filename, err)
 		}
+		atts = append(atts, routing.Attachment{ID: a.ID, Filename: a.Filename, ContentType: a.ContentType,
+			Size: ref.Size, SHA256: ref.SHA256, BlobKey: ref.Key})
 	}
 	_, err = m.Receiver.Receive(ctx, routing.Inbound{
 		TransportID: msg.Meta.MessageID, Transport: routing.TransportXTAMailbox,
-		AuthorKey: msg.Meta.AuthorKey, ReaderKey: msg.Meta.ReaderKey, Payload: payload,
+		AuthorKey: msg.Meta.AuthorKey, ReaderKey: msg.Meta.ReaderKey, Payload: payload, Attachments: atts,
 	})
 	switch {
 	case errors.Is(err, routing.ErrDuplicate):

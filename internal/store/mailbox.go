@@ -163,7 +163,7 @@ func (s *Store) ReceiveInbound(ctx context.Context, rec routing.InboundRecord, e
 				return err
 			}
 		}
-		return nil
+		return insertInboundAttachments(ctx, tx, rec)
 	})
 	if err != nil && !errors.Is(err, ErrDuplicate) {
 		return fmt.Errorf("store: receive inbound: %w", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -175,6 +176,7 @@ type Trace struct {
 	Inbound    []TraceInbound        `json:"inbound"`
 	Events     []routing.StatusEvent `json:"events"`
 	DeadLetter *DeadLetter           `json:"deadLetter,omitempty"`
+	Replays    []Replay              `json:"replays,omitempty"`
 }
 
 // TraceMessage is an outbound XÖV message without its XML.
@@ -253,5 +255,280 @@ func (s *Store) Trace(ctx context.Context, submissionID string) (Trace, error) {
 	} else if !errors.Is(err, routing.ErrNotFound) {
 		return tr, err
 	}
+	if tr.Replays, err = s.Replays(ctx, submissionID); err != nil {
+		return tr, err
+	}
 	return tr, nil
+}
+
+// ErrNotReplayable is returned for a submission a replay cannot act on.
+var ErrNotReplayable = errors.New("not replayable")
+
+// ErrBusy is returned when a pipeline worker holds the submission right now.
+var ErrBusy = errors.New("a worker is processing the submission right now; try again")
+
+// ReplayRequest files a new outbound message for a stored submission
+// (dxhub replay). Message carries a new nachrichtenUUID; Seq is the replay's
+// number (NextReplaySeq), which also derives that UUID.
+type ReplayRequest struct {
+	SubmissionID   string
+	Seq            int
+	Message        routing.Message
+	ProfileVersion string
+	Reason         string
+	Operator       string
+	Now            time.Time
+}
+
+// Replay is one recorded replay.
+type Replay struct {
+	Seq                 int            `json:"seq"`
+	MessageUUID         string         `json:"nachrichtenUUID"`
+	PreviousMessageUUID string         `json:"previousNachrichtenUUID,omitempty"`
+	PreviousTransportID string         `json:"previousTransportId,omitempty"`
+	PreviousStatus      routing.Status `json:"previousStatus"`
+	ProfileVersion      string         `json:"profileVersion,omitempty"`
+	Reason              string         `json:"reason"`
+	Operator            string         `json:"operator"`
+	EventID             int64          `json:"eventId"`
+	Created             time.Time      `json:"created"`
+	// Superseded is the delivery the replay replaced (nil if there was none).
+	Superseded *SupersededDelivery `json:"superseded,omitempty"`
+}
+
+// SupersededDelivery is a delivery as it was when a replay replaced it.
+type SupersededDelivery struct {
+	TransportID string    `json:"transportId"`
+	ReaderKey   string    `json:"reader"`
+	Transport   string    `json:"transport"`
+	Endpoint    string    `json:"endpoint,omitempty"`
+	State       string    `json:"state"`
+	Attempts    []Attempt `json:"attempts"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+	FetchedAt   time.Time `json:"fetchedAt,omitzero"`
+}
+
+// CurrentOutbound returns the submission's current outbound message: the one
+// its delivery carries, else the newest mapped one.
+func (s *Store) CurrentOutbound(ctx context.Context, submissionID string) (routing.Message, error) {
+	if d, err := s.GetDelivery(ctx, submissionID); err == nil {
+		return s.MessageByUUID(ctx, d.MessageUUID)
+	} else if !errors.Is(err, routing.ErrNotFound) {
+		return routing.Message{}, err
+	}
+	return s.OutboundMessage(ctx, submissionID)
+}
+
+// NextReplaySeq returns the number the next replay of a submission gets.
+func (s *Store) NextReplaySeq(ctx context.Context, submissionID string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM replays WHERE submission_id = ?`,
+		submissionID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: next replay: %w", err)
+	}
+	return n, nil
+}
+
+// Replay commits a replay in one transaction: the new outbound message, the
+// superseded delivery and its attempts moved to the superseded_* tables (the
+// old message leaves the built-in mailbox; a remote XTA transport report
+// for it is no longer polled), an open dead letter resolved as replayed, the
+// submission set back to validated with a status event naming the reason
+// and the previous message, and its job due now: the pipeline then routes
+// the new message under a new transport ID and delivers it.
+func (s *Store) Replay(ctx context.Context, r ReplayRequest) (Replay, error) {
+	rp := Replay{Seq: r.Seq, MessageUUID: r.Message.UUID, ProfileVersion: r.ProfileVersion, Reason: r.Reason,
+		Operator: r.Operator, Created: r.Now}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM submissions WHERE id = ?`, r.SubmissionID).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("submission %s: %w", r.SubmissionID, routing.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		rp.PreviousStatus = routing.Status(status)
+		if rp.PreviousStatus == routing.StatusReceived {
+			return fmt.Errorf("%s is not mapped yet (the pipeline maps it with the current profile): %w", r.SubmissionID, ErrNotReplayable)
+		}
+		var leaseUntil sql.NullInt64
+		err = tx.QueryRowContext(ctx, `SELECT lease_until FROM jobs WHERE submission_id = ?`, r.SubmissionID).Scan(&leaseUntil)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if leaseUntil.Valid && leaseUntil.Int64 > micros(r.Now) {
+			return fmt.Errorf("%s: %w", r.SubmissionID, ErrBusy)
+		}
+		var next int
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM replays WHERE submission_id = ?`,
+			r.SubmissionID).Scan(&next); err != nil {
+			return err
+		}
+		if next != r.Seq {
+			return fmt.Errorf("replay %d of %s was filed meanwhile (next is %d): %w", r.Seq, r.SubmissionID, next, routing.ErrStale)
+		}
+		// The previous message: the delivered one, else the newest mapped one.
+		var deliveryID sql.NullInt64
+		err = tx.QueryRowContext(ctx, `SELECT id, message_uuid, transport_id FROM deliveries WHERE submission_id = ?`,
+			r.SubmissionID).Scan(&deliveryID, &rp.PreviousMessageUUID, &rp.PreviousTransportID)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRowContext(ctx, `SELECT uuid FROM messages WHERE submission_id = ? AND direction = 'out'
+				ORDER BY created_at DESC, rowid DESC LIMIT 1`, r.SubmissionID).Scan(&rp.PreviousMessageUUID)
+			if errors.Is(err, sql.ErrNoRows) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return err
+		}
+		atts, err := json.Marshal(r.Message.Attachments)
+		if err != nil {
+			return err
+		}
+		m := r.Message
+		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
+			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments, created_at)
+			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.UUID, r.SubmissionID, m.Standard, m.Version, m.TypeCode, m.RootElement, m.Namespace, m.Service, m.XML,
+			string(atts), micros(r.Now)); err != nil {
+			return fmt.Errorf("save message %s: %w", m.UUID, err)
+		}
+		detail := fmt.Sprintf("replay %d by %s: %s; new message %s", r.Seq, r.Operator, r.Reason, m.UUID)
+		if r.ProfileVersion != "" {
+			detail += " (profile version " + r.ProfileVersion + ")"
+		}
+		if rp.PreviousMessageUUID != "" {
+			detail += " supersedes " + rp.PreviousMessageUUID
+			if rp.PreviousTransportID != "" {
+				detail += " (" + rp.PreviousTransportID + ")"
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE submissions SET status = ?, updated_at = ?, retry_base_at = ? WHERE id = ?`,
+			string(routing.StatusValidated), micros(r.Now), micros(r.Now), r.SubmissionID); err != nil {
+			return err
+		}
+		if err := insertEvent(ctx, tx, r.SubmissionID, routing.StatusEvent{Status: routing.StatusValidated, Time: r.Now,
+			Source: routing.SourceHub, Detail: detail, Evidence: m.UUID}); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT max(id) FROM status_events WHERE submission_id = ?`, r.SubmissionID).Scan(&rp.EventID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO replays (submission_id, seq, message_uuid, previous_message_uuid,
+			previous_transport_id, previous_status, profile_version, reason, operator, event_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.SubmissionID, r.Seq, m.UUID, rp.PreviousMessageUUID,
+			rp.PreviousTransportID, status, r.ProfileVersion, truncate(r.Reason, 2000), r.Operator, rp.EventID, micros(r.Now))
+		if err != nil {
+			return fmt.Errorf("insert replay: %w", err)
+		}
+		replayID, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if deliveryID.Valid {
+			for _, q := range []string{
+				`INSERT INTO superseded_deliveries (replay_id, delivery_id, submission_id, message_uuid, transport_id, reader_key,
+					service_uri, transport, endpoint, state, attempts, last_error, created_at, delivered_at, fetched_at)
+					SELECT ?, id, submission_id, message_uuid, transport_id, reader_key, service_uri, transport, endpoint, state,
+					attempts, last_error, created_at, delivered_at, fetched_at FROM deliveries WHERE id = ?`,
+				`INSERT INTO superseded_attempts (replay_id, number, started_at, finished_at, outcome, reason)
+					SELECT ?, number, started_at, finished_at, outcome, reason FROM attempts WHERE delivery_id = ? ORDER BY id`,
+			} {
+				if _, err := tx.ExecContext(ctx, q, replayID, deliveryID.Int64); err != nil {
+					return fmt.Errorf("archive superseded delivery: %w", err)
+				}
+			}
+			for _, q := range []string{`DELETE FROM attempts WHERE delivery_id = ?`, `DELETE FROM deliveries WHERE id = ?`} {
+				if _, err := tx.ExecContext(ctx, q, deliveryID.Int64); err != nil {
+					return fmt.Errorf("remove superseded delivery: %w", err)
+				}
+			}
+			// A remote XTA server's transport report for the old message no
+			// longer decides this submission's status.
+			if _, err := tx.ExecContext(ctx, `UPDATE xta_remote SET state = 'final', report_detail = ?, updated_at = ?
+				WHERE transport_id = ? AND state <> 'final'`, "superseded by replay "+m.UUID, micros(r.Now),
+				rp.PreviousTransportID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE dead_letters SET resolved_at = ?, resolution = ?
+			WHERE submission_id = ? AND resolved_at IS NULL`, micros(r.Now), "replayed as "+m.UUID, r.SubmissionID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (submission_id, next_at, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (submission_id) DO UPDATE SET next_at = excluded.next_at, lease_owner = NULL, lease_until = NULL`,
+			r.SubmissionID, micros(r.Now), micros(r.Now))
+		return err
+	})
+	if err != nil && !errors.Is(err, routing.ErrNotFound) && !errors.Is(err, ErrNotReplayable) && !errors.Is(err, ErrBusy) &&
+		!errors.Is(err, routing.ErrStale) {
+		err = fmt.Errorf("store: replay: %w", err)
+	}
+	return rp, err
+}
+
+// Replays lists a submission's replays, oldest first, each with the delivery
+// it superseded.
+func (s *Store) Replays(ctx context.Context, submissionID string) ([]Replay, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.seq, r.message_uuid, r.previous_message_uuid, r.previous_transport_id,
+		r.previous_status, r.profile_version, r.reason, r.operator, r.event_id, r.created_at,
+		d.transport_id, d.reader_key, d.transport, d.endpoint, d.state, d.delivered_at, d.fetched_at
+		FROM replays r LEFT JOIN superseded_deliveries d ON d.replay_id = r.id
+		WHERE r.submission_id = ? ORDER BY r.seq`, submissionID)
+	if err != nil {
+		return nil, fmt.Errorf("store: replays: %w", err)
+	}
+	var out []Replay
+	var ids []int64
+	for rows.Next() {
+		var (
+			rp                         Replay
+			id, created                int64
+			status                     string
+			tid, reader, tr, ep, state sql.NullString
+			deliveredAt, fetchedAt     sql.NullInt64
+		)
+		if err := rows.Scan(&id, &rp.Seq, &rp.MessageUUID, &rp.PreviousMessageUUID, &rp.PreviousTransportID, &status,
+			&rp.ProfileVersion, &rp.Reason, &rp.Operator, &rp.EventID, &created, &tid, &reader, &tr, &ep, &state,
+			&deliveredAt, &fetchedAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		rp.PreviousStatus, rp.Created = routing.Status(status), fromMicros(created)
+		if tid.Valid {
+			rp.Superseded = &SupersededDelivery{TransportID: tid.String, ReaderKey: reader.String, Transport: tr.String,
+				Endpoint: ep.String, State: state.String, DeliveredAt: nullMicros(deliveredAt), FetchedAt: nullMicros(fetchedAt),
+				Attempts: []Attempt{}}
+		}
+		out = append(out, rp)
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, err
+	}
+	rows.Close()
+	for i, rp := range out {
+		if rp.Superseded == nil {
+			continue
+		}
+		arows, err := s.db.QueryContext(ctx, `SELECT number, started_at, finished_at, outcome, reason FROM superseded_attempts
+			WHERE replay_id = ? ORDER BY rowid`, ids[i])
+		if err != nil {
+			return nil, fmt.Errorf("store: superseded attempts: %w", err)
+		}
+		for arows.Next() {
+			var a Attempt
+			var st, fin int64
+			if err := arows.Scan(&a.Number, &st, &fin, &a.Outcome, &a.Reason); err != nil {
+				arows.Close()
+				return nil, err
+			}
+			a.Started, a.Finished = fromMicros(st), fromMicros(fin)
+			rp.Superseded.Attempts = append(rp.Superseded.Attempts, a)
+		}
+		arows.Close()
+	}
+	return out, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dxhub/dxhub/routing"
@@ -15,6 +17,9 @@ import (
 type Notification struct {
 	Event      routing.StatusEvent
 	Submission routing.Submission // without attachments and form
+	// Attachments came with the back-channel message that caused the event
+	// (e.g. the Bescheid PDF with a decision); they go to the citizen with it.
+	Attachments []routing.Attachment
 }
 
 // PendingNotifications returns up to limit status events (oldest first) whose
@@ -59,7 +64,61 @@ func (s *Store) PendingNotifications(ctx context.Context, statuses []routing.Sta
 		}
 		out = append(out, n)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for i := range out {
+		if out[i].Attachments, err = s.eventAttachments(ctx, out[i].Event); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// eventAttachments returns the attachments of the inbound XÖV message an
+// event came from. Back-channel events name their message in the evidence
+// ("<root element> <nachrichtenUUID>").
+func (s *Store) eventAttachments(ctx context.Context, ev routing.StatusEvent) ([]routing.Attachment, error) {
+	if ev.Source != routing.SourceXOEV {
+		return nil, nil
+	}
+	f := strings.Fields(ev.Evidence)
+	if len(f) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT content_id, filename, content_type, size, sha256, blob_key FROM inbound_attachments
+		WHERE submission_id = ? AND lower(message_uuid) = lower(?) ORDER BY transport_id, seq`, ev.SubmissionID, f[len(f)-1])
+	if err != nil {
+		return nil, fmt.Errorf("store: event attachments: %w", err)
+	}
+	defer rows.Close()
+	var out []routing.Attachment
+	for rows.Next() {
+		var a routing.Attachment
+		if err := rows.Scan(&a.ID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.BlobKey); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
 	return out, rows.Err()
+}
+
+// insertInboundAttachments records the attachments of an inbound message
+// (part of ReceiveInbound's transaction).
+func insertInboundAttachments(ctx context.Context, tx *sql.Tx, rec routing.InboundRecord) error {
+	var sub any
+	if rec.SubmissionID != "" {
+		sub = rec.SubmissionID
+	}
+	for i, a := range rec.Attachments {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO inbound_attachments (transport_id, seq, submission_id, message_uuid,
+			content_id, filename, content_type, size, sha256, blob_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			rec.TransportID, i+1, sub, rec.MessageUUID, a.ID, a.Filename, a.ContentType, a.Size, a.SHA256, a.BlobKey); err != nil {
+			return fmt.Errorf("insert inbound attachment %q: %w", a.Filename, err)
+		}
+	}
+	return nil
 }
 
 // MarkNotified records that an event was handed to the citizen's sink.
@@ -81,6 +140,18 @@ type PostfachMessage struct {
 	Title        string         `json:"title"`
 	Body         string         `json:"body"`
 	Created      time.Time      `json:"created"`
+	// Attachments (e.g. a Bescheid), readable at
+	// GET /v1/mailboxes/{handle}/messages/{id}/attachments/{n} (n from 1).
+	Attachments []PostfachAttachment `json:"attachments,omitempty"`
+}
+
+// PostfachAttachment is a file of a local Postfach message.
+type PostfachAttachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"contentType"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	BlobKey     string `json:"-"`
 }
 
 // PostfachDeliver stores a message in the local Postfach and marks its event as
@@ -91,6 +162,13 @@ func (s *Store) PostfachDeliver(ctx context.Context, m PostfachMessage) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
 			m.Handle, m.EventID, m.SubmissionID, string(m.Status), m.Title, m.Body, micros(m.Created)); err != nil {
 			return fmt.Errorf("store: postfach insert: %w", err)
+		}
+		for i, a := range m.Attachments {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO postfach_attachments (event_id, seq, filename, content_type, size, sha256,
+				blob_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, seq) DO NOTHING`, m.EventID, i+1, a.Filename,
+				a.ContentType, a.Size, a.SHA256, a.BlobKey); err != nil {
+				return fmt.Errorf("store: postfach attachment: %w", err)
+			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE status_events SET notified_at = ? WHERE id = ?`, micros(m.Created), m.EventID)
 		return err
@@ -118,5 +196,51 @@ func (s *Store) PostfachMessages(ctx context.Context, handle, portalID string) (
 		m.Status, m.Created = routing.Status(status), fromMicros(created)
 		out = append(out, m)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for i := range out {
+		if out[i].Attachments, err = s.postfachAttachments(ctx, out[i].EventID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) postfachAttachments(ctx context.Context, eventID int64) ([]PostfachAttachment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT filename, content_type, size, sha256, blob_key FROM postfach_attachments
+		WHERE event_id = ? ORDER BY seq`, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("store: postfach attachments: %w", err)
+	}
+	defer rows.Close()
+	var out []PostfachAttachment
+	for rows.Next() {
+		var a PostfachAttachment
+		if err := rows.Scan(&a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.BlobKey); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
 	return out, rows.Err()
+}
+
+// PostfachAttachment returns attachment n (from 1) of a local Postfach
+// message, visible to the portal (all portals if portalID is "");
+// routing.ErrNotFound otherwise.
+func (s *Store) PostfachAttachment(ctx context.Context, handle, portalID string, messageID int64, n int) (PostfachAttachment, error) {
+	var a PostfachAttachment
+	err := s.db.QueryRowContext(ctx, `SELECT a.filename, a.content_type, a.size, a.sha256, a.blob_key
+		FROM postfach_messages p JOIN submissions s ON s.id = p.submission_id
+		JOIN postfach_attachments a ON a.event_id = p.event_id
+		WHERE p.id = ? AND p.handle = ? AND (? = '' OR s.portal_id = ?) AND a.seq = ?`,
+		messageID, handle, portalID, portalID, n).Scan(&a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.BlobKey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("postfach attachment: %w", routing.ErrNotFound)
+	}
+	if err != nil {
+		return a, fmt.Errorf("store: postfach attachment: %w", err)
+	}
+	return a, nil
 }

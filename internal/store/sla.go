@@ -10,12 +10,12 @@ import (
 )
 
 // UnfetchedDeliveries lists delivered, unfetched messages delivered before
-// `before`, oldest first (the SLA monitor filters per service).
+// or at `before`, oldest first (the SLA monitor filters per service).
 func (s *Store) UnfetchedDeliveries(ctx context.Context, before time.Time, limit int) ([]routing.Unfetched, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT d.submission_id, s.service, d.reader_key, d.transport_id, d.delivered_at,
 		d.sla_alerted_at IS NOT NULL
 		FROM deliveries d JOIN submissions s ON s.id = d.submission_id
-		WHERE d.state = 'delivered' AND d.fetched_at IS NULL AND d.delivered_at < ?
+		WHERE d.state = 'delivered' AND d.fetched_at IS NULL AND d.delivered_at <= ?
 		ORDER BY d.delivered_at LIMIT ?`, micros(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unfetched deliveries: %w", err)

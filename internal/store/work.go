@@ -113,7 +113,8 @@ func (s *Store) SaveMapped(ctx context.Context, msg routing.Message, ev routing.
 	})
 }
 
-// OutboundMessage returns the mapped message of a submission.
+// OutboundMessage returns the mapped message of a submission; after a replay
+// (dxhub replay) the newest one.
 func (s *Store) OutboundMessage(ctx context.Context, submissionID string) (routing.Message, error) {
 	return s.message(ctx, `WHERE submission_id = ? AND direction = 'out'`, submissionID)
 }
@@ -128,7 +129,7 @@ func (s *Store) message(ctx context.Context, where string, arg any) (routing.Mes
 	var sub sql.NullString
 	var atts string
 	err := s.db.QueryRowContext(ctx, `SELECT uuid, submission_id, standard, version, type_code, root_element, namespace, service, xml,
-		attachments FROM messages `+where+` ORDER BY created_at LIMIT 1`, arg).Scan(&m.UUID, &sub, &m.Standard, &m.Version, &m.TypeCode,
+		attachments FROM messages `+where+` ORDER BY created_at DESC, rowid DESC LIMIT 1`, arg).Scan(&m.UUID, &sub, &m.Standard, &m.Version, &m.TypeCode,
 		&m.RootElement, &m.Namespace, &m.Service, &m.XML, &atts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("message: %w", routing.ErrNotFound)

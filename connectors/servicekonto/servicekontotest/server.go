@@ -26,7 +26,21 @@ type Server struct {
 	keys     map[string]int // Idempotency-Key → calls seen
 	calls    int
 	fail     []int // status codes for the next calls
+	lose     int   // store the next calls, then drop the connection unanswered
 	known    map[string]bool
+}
+
+// MaxBody is the largest request the server reads (attachments travel as
+// base64 inside the JSON message).
+const MaxBody = 64 << 20
+
+// LoseNextResponses makes the server store the next n calls and then drop
+// the connection without an answer, as if the response got lost: the
+// client retries with the same Idempotency-Key and must not create copies.
+func (s *Server) LoseNextResponses(n int) {
+	s.mu.Lock()
+	s.lose += n
+	s.mu.Unlock()
 }
 
 // NewTLS starts a server on 127.0.0.1 that requires client certificates
@@ -104,9 +118,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST with Idempotency-Key required", http.StatusBadRequest)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(body) > MaxBody {
+		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		return
 	}
 	if s.keys[key] > 0 {
@@ -139,5 +157,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.keys[key] = 1
+	if s.lose > 0 {
+		s.lose--
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	w.WriteHeader(http.StatusCreated)
 }
