@@ -292,6 +292,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	api.Register(mux)
 	xtaServer.Mount(mux)
 	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.Authorize))
+	if err := mountServiceSchemas(mux, cfg, h.engine, api); err != nil {
+		return nil, fmt.Errorf("service schemas: %w", err)
+	}
 	h.handler = logRequests(log, mux)
 	ok = true
 	return h, nil
