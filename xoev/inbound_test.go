@@ -229,3 +229,19 @@ func TestParseTreeNamespaceFloodBounded(t *testing.T) {
 		t.Errorf("parsing %d bytes allocated %d bytes", len(data), alloc)
 	}
 }
+
+// TestParseInboundHugeAttributeBounded: an attribute of several MiB (within
+// MaxInboundSize) is parsed with memory linear in the input.
+func TestParseInboundHugeAttributeBounded(t *testing.T) {
+	data := []byte(`<a x="` + strings.Repeat("y", 8<<20) + `"><b/></a>`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	in, err := ParseInbound(data)
+	runtime.ReadMemStats(&after)
+	if err != nil || in.Kind != KindUnknown {
+		t.Fatalf("%v %v", in.Kind, err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8*uint64(len(data)) {
+		t.Errorf("parsing %d bytes allocated %d bytes", len(data), alloc)
+	}
+}
