@@ -52,6 +52,11 @@ func (p *Profile) JSONSchema(service string, lists *CodeLists) ([]byte, error) {
 		desc += " "
 	}
 	desc += fmt.Sprintf("Mapped to %s %s %s (nachrichtentyp %s).", p.Standard, p.Version, p.MessageType, p.TypeCode)
+	if g.minAttachments > 0 {
+		att := g.root.props["attachments"]
+		att.addDoc(fmt.Sprintf("This service needs at least %d attachment(s), inline here or as multipart parts.", g.minAttachments))
+		att.fixed = append(att.fixed, kv{"x-dxhub-minAttachments", g.minAttachments})
+	}
 	s := g.root.schema()
 	out := orderedMap{
 		{"$schema", JSONSchemaDialect},
@@ -292,6 +297,9 @@ func envelope(service string) *sNode {
 type schemaGen struct {
 	lists *CodeLists
 	root  *sNode
+	// minAttachments is the number of attachments the profile needs (an
+	// unconditional each over /attachments with min ≥ 1).
+	minAttachments int
 }
 
 // genScope is the current "each" item: its path ("" segments = not form
@@ -467,6 +475,9 @@ func (g *schemaGen) each(r *Rule, s *genScope, cond *genCond) {
 		itemCond = opaque
 	}
 	if len(paths) == 0 {
+		if cond == nil && r.Min > g.minAttachments && slices.Contains(r.Each, "/attachments") && len(r.Each) == 1 {
+			g.minAttachments = r.Min
+		}
 		// Items that are not form data (e.g. /attachments): their rules may
 		// still read form fields through absolute or template pointers.
 		is := &genScope{outer: s}
