@@ -164,6 +164,16 @@ func (n *sNode) require(name string) {
 	}
 }
 
+// addAnyOf adds a set of alternatives of which at least one is required.
+func (n *sNode) addAnyOf(names []string) {
+	for _, s := range n.anyOfRequired {
+		if slices.Equal(s, names) {
+			return
+		}
+	}
+	n.anyOfRequired = append(n.anyOfRequired, names)
+}
+
 func (n *sNode) addDoc(d string) {
 	if d = strings.TrimSpace(d); d != "" && !slices.Contains(n.docs, d) {
 		n.docs = append(n.docs, d)
@@ -214,14 +224,21 @@ func (n *sNode) schema() orderedMap {
 	if len(n.required) > 0 {
 		s = append(s, kv{"required", n.required})
 	}
-	if len(n.anyOfRequired) > 0 {
+	// Each set is "at least one of these"; several sets must all hold.
+	var sets []any
+	for _, set := range n.anyOfRequired {
 		var alts []any
-		for _, set := range n.anyOfRequired {
-			for _, name := range set {
-				alts = append(alts, orderedMap{{"required", []string{name}}})
-			}
+		for _, name := range set {
+			alts = append(alts, orderedMap{{"required", []string{name}}})
 		}
-		s = append(s, kv{"anyOf", alts})
+		sets = append(sets, orderedMap{{"anyOf", alts}})
+	}
+	switch len(sets) {
+	case 0:
+	case 1:
+		s = append(s, sets[0].(orderedMap)...)
+	default:
+		s = append(s, kv{"allOf", sets})
 	}
 	if n.extra != nil {
 		s = append(s, kv{"additionalProperties", n.extra.schema()})
@@ -540,7 +557,7 @@ func (g *schemaGen) requireAlternatives(paths [][]string) {
 		pn.require(names[0])
 		return
 	}
-	pn.anyOfRequired = append(pn.anyOfRequired, names)
+	pn.addAnyOf(names)
 }
 
 // value records the scalar a value rule reads.
@@ -588,8 +605,7 @@ func (g *schemaGen) value(r *Rule, s *genScope, cond *genCond) {
 	case "absent":
 		// Required unless the sibling the condition names is present.
 		if cp, cname, ok := parentAndName(cond.path); ok && slices.Equal(pp, cp) {
-			n := g.node(pp)
-			n.anyOfRequired = append(n.anyOfRequired, []string{cname, name})
+			g.node(pp).addAnyOf([]string{cname, name})
 		}
 	}
 }

@@ -189,3 +189,112 @@ func TestJSONSchemaAgreesWithEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONSchemaRules: how rule kinds become schema keywords, on a small
+// profile, checked by validating instances with the compiled schema.
+func TestJSONSchemaRules(t *testing.T) {
+	p, err := LoadProfile("inline", []byte(`
+service: t
+standard: T
+version: "1"
+messageType: t.0001
+typeCode: "0001"
+schema: t/t.xsd
+root: {prefix: t, namespaces: [{prefix: t, uri: "urn:t"}]}
+body:
+  - el: person
+    each: /form/personen
+    min: 1
+    children:
+      - el: nat
+        if: {path: ./firma, absent: true}
+        children:
+          - {el: name, from: ./name, required: true}
+      - el: org
+        fallback: true
+        children:
+          - {el: name, from: ./firma, required: true}
+      - el: kontakt
+        if: ./kontakt
+        children:
+          - {el: mail, from: ./kontakt/mail, required: true, pattern: '[^@]+@[^@]+'}
+  - {el: datum, from: /form/datum, format: date, required: true}
+  - {el: plz, from: [/form/plz, /form/postleitzahl], required: true, doc: Postleitzahl}
+  - {el: art, from: /form/art, enum: ["a", "b"]}
+  - {el: z, from: /applicant/address/city, required: true}
+  - el: anlage
+    each: /attachments
+    min: 2
+    children:
+      - {el: titel, from: "/form/anlagen/{./id}/titel", required: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := p.JSONSchema("t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := compileSchema(t, "t", data)
+	base := func() map[string]any {
+		return map[string]any{
+			"tenant": "05315000", "service": "t", "reference": "r",
+			"applicant": map[string]any{"name": "A B", "address": map[string]any{"city": "Köln"}},
+			"form": map[string]any{
+				"personen": []any{map[string]any{"name": "X"}, map[string]any{"firma": "Y GmbH", "kontakt": map[string]any{"mail": "a@b"}}},
+				"datum":    "2026-11-23", "postleitzahl": "50667", "art": "a",
+				"anlagen": map[string]any{"att-1": map[string]any{"titel": "Plan"}},
+			},
+		}
+	}
+	if err := s.Validate(base()); err != nil {
+		t.Fatalf("valid instance refused: %v\n%s", err, data)
+	}
+	for name, mod := range map[string]func(m map[string]any){
+		"wrong service":  func(m map[string]any) { m["service"] = "u" },
+		"no tenant":      func(m map[string]any) { delete(m, "tenant") },
+		"no personen":    func(m map[string]any) { delete(m["form"].(map[string]any), "personen") },
+		"empty personen": func(m map[string]any) { m["form"].(map[string]any)["personen"] = []any{} },
+		"person without name/firma": func(m map[string]any) {
+			m["form"].(map[string]any)["personen"] = []any{map[string]any{"vorname": "X"}}
+		},
+		"kontakt without mail": func(m map[string]any) {
+			m["form"].(map[string]any)["personen"] = map[string]any{"name": "X", "kontakt": map[string]any{}}
+		},
+		"mail pattern": func(m map[string]any) {
+			m["form"].(map[string]any)["personen"] = map[string]any{"name": "X", "kontakt": map[string]any{"mail": "x"}}
+		},
+		"no datum":        func(m map[string]any) { delete(m["form"].(map[string]any), "datum") },
+		"neither plz":     func(m map[string]any) { delete(m["form"].(map[string]any), "postleitzahl") },
+		"art not in enum": func(m map[string]any) { m["form"].(map[string]any)["art"] = "c" },
+			m["form"].(map[string]any)["anlagen"] = map[string]any{"att-1": map[string]any{}}
+		},
+		"no city": func(m map[string]any) { delete(m["applicant"].(map[string]any)["address"].(map[string]any), "city") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := base()
+			mod(m)
+			if err := s.Validate(m); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+	// One object counts as one item (as in the engine).
+	m := base()
+	m["form"].(map[string]any)["personen"] = map[string]any{"name": "X"}
+	if err := s.Validate(m); err != nil {
+		t.Errorf("single object item refused: %v", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	att := doc["properties"].(map[string]any)["attachments"].(map[string]any)
+	if att["x-dxhub-minAttachments"] != float64(2) {
+		t.Errorf("attachments = %v", att)
+	}
+	plz := doc["properties"].(map[string]any)["form"].(map[string]any)["properties"].(map[string]any)["plz"].(map[string]any)
+	if plz["description"] != "Postleitzahl" {
+		t.Errorf("plz = %v", plz)
+	}
+}
