@@ -267,9 +267,7 @@ body:
 		"no datum":        func(m map[string]any) { delete(m["form"].(map[string]any), "datum") },
 		"neither plz":     func(m map[string]any) { delete(m["form"].(map[string]any), "postleitzahl") },
 		"art not in enum": func(m map[string]any) { m["form"].(map[string]any)["art"] = "c" },
-			m["form"].(map[string]any)["anlagen"] = map[string]any{"att-1": map[string]any{}}
-		},
-		"no city": func(m map[string]any) { delete(m["applicant"].(map[string]any)["address"].(map[string]any), "city") },
+		"no city":         func(m map[string]any) { delete(m["applicant"].(map[string]any)["address"].(map[string]any), "city") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := base()
