@@ -18,8 +18,19 @@ type InboundReport struct {
 	TypeCode       string
 	RootElement    string
 	ReferencedUUID string // the nachrichtenUUID of our message it answers
-	Status         Status // the status it announces; "" for an unknown kind
-	Detail         string
+	// ApplicationReference is the application's reference the message quotes
+	// (XBau bezug/referenz, the referenzAntragsservice of our message). It
+	// correlates messages that name no message, such as an XBau 1121
+	// Aktenzeichen, when the store implements ReferenceStore.
+	ApplicationReference string
+	Status               Status // the status it announces; "" for an unknown kind
+	Detail               string
+}
+
+// ReferenceStore is implemented by inbound stores that can also find a
+// submission by the application reference its outbound message carried.
+type ReferenceStore interface {
+	SubmissionByApplicationReference(ctx context.Context, ref string) (string, error)
 }
 
 // InboundParser reads an XÖV back-channel document. It fails only for input
@@ -93,13 +104,23 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 		Classification: string(rep.Status), Attachments: in.Attachments,
 	}
 	var events []StatusEvent
+	refStore, _ := b.Store.(ReferenceStore)
 	switch {
-	case rep.ReferencedUUID == "":
+	case rep.ReferencedUUID == "" && (rep.ApplicationReference == "" || refStore == nil):
 		rec.Note = "no reference to an earlier message"
 	default:
-		subID, err := b.Store.SubmissionByMessageUUID(ctx, rep.ReferencedUUID)
+		var subID string
+		if rep.ReferencedUUID != "" {
+			subID, err = b.Store.SubmissionByMessageUUID(ctx, rep.ReferencedUUID)
+		} else {
+			subID, err = refStore.SubmissionByApplicationReference(ctx, rep.ApplicationReference)
+		}
 		if errors.Is(err, ErrNotFound) {
-			rec.Note = "refers to unknown message " + rep.ReferencedUUID
+			if rep.ReferencedUUID != "" {
+				rec.Note = "refers to unknown message " + rep.ReferencedUUID
+			} else {
+				rec.Note = "refers to unknown application reference " + rep.ApplicationReference
+			}
 			break
 		}
 		if err != nil {

@@ -74,3 +74,56 @@ func TestBackChannel(t *testing.T) {
 		t.Fatalf("history = %s (only the receipt may apply, once)", got)
 	}
 }
+
+// refStore adds correlation by application reference to the real store.
+type refStore struct {
+	routing.InboundStore
+	refs map[string]string
+}
+
+func (r refStore) SubmissionByApplicationReference(_ context.Context, ref string) (string, error) {
+	if id, ok := r.refs[ref]; ok {
+		return id, nil
+	}
+	return "", fmt.Errorf("reference %s: %w", ref, routing.ErrNotFound)
+}
+
+// TestBackChannelApplicationReference: a message that names no message (XBau
+// 1121 Aktenzeichen) is correlated by the application reference when the
+// store can, and kept with a note when it cannot.
+func TestBackChannelApplicationReference(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeMapper{}, nil)
+	e.submit(t, "s1")
+	e.run(t)
+	parser := mapParser{
+		"1121":    {MessageUUID: "r1", TypeCode: "1121", ApplicationReference: "ref-s1", Status: routing.StatusAcknowledged, Detail: "Aktenzeichen zugewiesen"},
+		"unknown": {MessageUUID: "r2", TypeCode: "1121", ApplicationReference: "ref-other", Status: routing.StatusAcknowledged},
+	}
+	tenants := map[string]routing.Tenant{"05315000": {AGS: "05315000", DVDVKey: "ags:05315000"}}
+	withRefs := &routing.BackChannel{Store: refStore{e.store, map[string]string{"ref-s1": "s1"}}, Clock: e.clock, Tenants: tenants, Parser: parser}
+	plain := &routing.BackChannel{Store: e.store, Clock: e.clock, Tenants: tenants, Parser: parser}
+	for i, tt := range []struct {
+		name, payload     string
+		bc                *routing.BackChannel
+		wantSub, wantNote string
+	}{
+		{"correlated by reference", "1121", withRefs, "s1", ""},
+		{"unknown reference kept", "unknown", withRefs, "", "unknown application reference ref-other"},
+		{"store without reference lookup", "1121", plain, "", "no reference"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := tt.bc.Receive(ctx, routing.Inbound{TransportID: fmt.Sprint("urn:ref:", i), Transport: routing.TransportXTAMailbox,
+				AuthorKey: "ags:05315000", Payload: []byte(tt.payload)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.SubmissionID != tt.wantSub || (tt.wantNote == "") != (rec.Note == "") || !strings.Contains(rec.Note, tt.wantNote) {
+				t.Errorf("record = %+v, want submission %q note %q", rec, tt.wantSub, tt.wantNote)
+			}
+		})
+	}
+	if got := fmt.Sprint(e.statuses(t, "s1")); got != "[received validated routed delivered acknowledged]" {
+		t.Fatalf("history = %s", got)
+	}
+}

@@ -142,3 +142,20 @@ func TestNewMapperNeedsLists(t *testing.T) {
 		t.Error("nil validator accepted")
 	}
 }
+
+// TestXInneresFehlercodesTable: the table ParseInbound uses for XInneres 0010
+// reasons equals urn:de:xinneres:codeliste:fehlercodes version 2.
+func TestXInneresFehlercodesTable(t *testing.T) {
+	l, ok := shared.lists.Lookup(ListXInneresFehlercodes, ListXInneresFehlercodesVersion)
+	if !ok {
+		t.Fatal("urn:de:xinneres:codeliste:fehlercodes_2 missing")
+	}
+	if len(l.Codes()) != len(XInneresFehlercodes) {
+		t.Errorf("fehlercodes has %d codes, table %d", len(l.Codes()), len(XInneresFehlercodes))
+	}
+	for _, c := range l.Codes() {
+		if name, _ := l.Name(c); XInneresFehlercodes[c] != name {
+			t.Errorf("Fehlercode %s: table %q, list %q", c, XInneresFehlercodes[c], name)
+		}
+	}
+}

@@ -1,5 +1,8 @@
 // Package xoev produces and parses the XÖV messages dxhub exchanges with
-// Fachverfahren: today XBau Kernmodul 1.3.0 (the XBau 2.6 bundle).
+// Fachverfahren: the built-in Go mapping of XBau Kernmodul 1.3.0
+// universellerAntrag.antrag.1200 (below), the declarative profile engine
+// (Engine, Profile; config/profiles/README.md) with a JSON Schema of each
+// service's form data (Profile.JSONSchema), and the back-channel parser.
 //
 // # Outbound: universellerAntrag.antrag.1200
 //
@@ -98,13 +101,18 @@
 //
 // # Inbound
 //
-// ParseInbound parses back-channel messages without DTDs, with a depth and a
-// size limit: 1100 Rückweisung → "rejected" (Fehlerkennzahlen with their
-// meanings), 1120 Eingangsbestätigung → "acknowledged", 1170
-// statusFuerAntragsportal → the kind in StatusBauportal; anything else
-// well-formed → "unknown" with its header (XÖV G2G or XInneres style).
-// BuildReceipt1120, BuildStatus1170 and BuildRejection1100 produce valid
-// replies to a parsed 1200 (for tests and the Fachverfahren simulator).
+// ParseInbound parses back-channel messages without DTDs, with depth, element
+// and size limits, in either header generation: XBau Kernmodul 1.3.0 and 1.1
+// 1100 Rückweisung → "rejected" (Fehlerkennzahlen with their meanings), 1120
+// Eingangsbestätigung and 1121 Aktenzeichen → "acknowledged", 1170
+// statusFuerAntragsportal → the kind in StatusBauportal, 1180
+// generischeQuittierungEingang → "acknowledged"; XBau 2.6/2.3
+// baugenehmigung 0201 formellePruefung → "in_progress", 0205 bescheid →
+// "decided" (with its documents); XInneres 0010 → "rejected", 0020 →
+// "acknowledged"; anything else well-formed → "unknown" with its header.
+// BuildReceipt1120, BuildAktenzeichen1121, BuildStatus1170 and
+// BuildRejection1100 produce valid replies to a parsed 1200 (for tests and the
+// Fachverfahren simulator).
 //
 // # Validation and code lists
 //

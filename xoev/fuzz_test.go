@@ -15,7 +15,8 @@ func FuzzParseInbound(f *testing.F) {
 		f.Add(d.XML)
 	}
 	golden, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.xml"))
-	for _, g := range golden {
+	samples, _ := filepath.Glob(filepath.Join("testdata", "inbound", "*.xml"))
+	for _, g := range append(golden, samples...) {
 		data, err := os.ReadFile(g)
 		if err != nil {
 			f.Fatal(err)
@@ -36,6 +37,23 @@ func FuzzParseInbound(f *testing.F) {
 		}
 		if in.Kind == KindRejected && in.Header.RootElement == Root1100 && len(in.Reasons) == 0 {
 			t.Fatal("1100 without reasons accepted")
+		}
+		if in.Kind != KindUnknown && (in.Header.UUID == "" || in.Header.TypeCode == "" || in.Header.Created.IsZero()) {
+			t.Fatalf("classified %s without a complete header: %+v", in.Kind, in.Header)
+		}
+		switch in.Header.RootElement {
+		case Root1121:
+			if in.Kind != KindUnknown && in.CaseNumber == "" {
+				t.Fatal("1121 without Aktenzeichen accepted")
+			}
+		case Root0205:
+			if in.Kind == KindDecided && (in.Granted == nil || len(in.Documents) == 0) {
+				t.Fatal("0205 without tenor or documents accepted")
+			}
+		case Root0201:
+			if in.Kind == KindInProgress && in.Complete == nil {
+				t.Fatal("0201 without completeness accepted")
+			}
 		}
 	})
 }

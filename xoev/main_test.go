@@ -24,6 +24,7 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	boundMinimization()
 	code := func() int {
 		dir := testenv.StandardsDir()
 		if dir == "" {
@@ -45,6 +46,31 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// minimizeBudget bounds the minimisation of each new interesting fuzz input
+// unless -fuzzminimizetime is given. The Go fuzzer minimises every input that
+// adds coverage with internal/fuzz.minimizeBytes, which tries removing every
+// subrange: O(n²) executions for an n-byte input. One execution of FuzzEngine
+// maps and validates a whole message (about 2.7 ms with the fuzzer's coverage
+// instrumentation), so the default budget of 60 s per input was always used
+// up: the fuzzer reported "0/sec" for a minute after each new input and looked
+// stalled. 2,000 executions (a few seconds) still shrink the input.
+const minimizeBudget = "2000x"
+
+// boundMinimization sets -test.fuzzminimizetime to minimizeBudget when fuzzing
+// and the flag was not set explicitly.
+func boundMinimization() {
+	if f := flag.Lookup("test.fuzz"); f == nil || f.Value.String() == "" {
+		return
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.fuzzminimizetime" })
+	if !set {
+		if err := flag.Set("test.fuzzminimizetime", minimizeBudget); err != nil {
+			fmt.Fprintln(os.Stderr, "xoev tests: fuzz minimisation budget:", err)
+		}
+	}
 }
 
 // fixedTime is what the clock of every test mapper returns.

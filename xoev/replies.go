@@ -41,6 +41,17 @@ func BuildReceipt1120(ref Header, r Reply) (Document, error) {
 	})
 }
 
+// BuildAktenzeichen1121 builds a prozessnachrichten.aktenzeichen.1121 that
+// tells the applicant the Aktenzeichen (r.CaseNumber, required) under which
+// the authority handles the application ref. The reply quotes ref in
+// bezug/bezugNachricht as well as r.Reference, so either correlates it.
+func BuildAktenzeichen1121(ref Header, r Reply) (Document, error) {
+	if strings.TrimSpace(r.CaseNumber) == "" {
+		return Document{}, fmt.Errorf("xoev: reply %s: CaseNumber (the Aktenzeichen) is required", Code1121)
+	}
+	return buildReply(ref, r, Root1121, Code1121, "", func(*message) error { return nil })
+}
+
 // BuildStatus1170 builds a prozessnachrichten.statusFuerAntragsportal.1170 with
 // statusAntragsportal code from urn:xoev-de:xbau:codeliste:statusbauportal 3.0.
 // deadline (frist) is optional (zero time: none).

@@ -35,6 +35,10 @@ func builtReplies(t testing.TB) (Document, map[string]Document) {
 		t.Fatal(err)
 	}
 	out["1120"] = d
+	if d, err = BuildAktenzeichen1121(in.Header, r); err != nil {
+		t.Fatal(err)
+	}
+	out["1121"] = d
 	for c := range StatusBauportal {
 		d, err := BuildStatus1170(in.Header, c, time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC), Reply{Created: replyTime, Reference: in.Reference, Text: "Begründung " + c})
 		if err != nil {
@@ -87,6 +91,10 @@ func TestRepliesValidateAndParse(t *testing.T) {
 			case name == "1120":
 				if in.Kind != KindAcknowledged || in.Reference != req.ReferenceUUID || in.CaseNumber != "63-AZ-2026/0815" || in.Detail != "Eingangsbestätigung: Ihr Antrag ist eingegangen." {
 					t.Errorf("1120 = %+v", in)
+				}
+			case name == "1121":
+				if in.Kind != KindAcknowledged || in.Reference != req.ReferenceUUID || in.CaseNumber != "63-AZ-2026/0815" || in.Detail != "Aktenzeichen zugewiesen" {
+					t.Errorf("1121 = %+v", in)
 				}
 			default:
 				c := strings.TrimPrefix(name, "1170-")
@@ -148,6 +156,9 @@ func TestReplyErrors(t *testing.T) {
 	}
 	if _, err := BuildReceipt1120(in.Header, Reply{}); err == nil {
 		t.Error("zero Created accepted")
+	}
+	if _, err := BuildAktenzeichen1121(in.Header, Reply{Created: replyTime, CaseNumber: " "}); err == nil || !strings.Contains(err.Error(), "Aktenzeichen") {
+		t.Errorf("1121 without Aktenzeichen: %v", err)
 	}
 	h := in.Header
 	h.AuthorKey = "Portal 1"

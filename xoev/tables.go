@@ -103,3 +103,29 @@ var Fehlerkennzahlen = map[string]string{
 	"A009": "Der Dateiname der Anlage enthält ungültige Zeichen",
 	"A010": "Ein Attribut \"id\" muss im XTA-Container für jede Anlage zur XBau-Fachnachricht instanziiert sein",
 }
+
+// XInneresFehlercodes holds the names of urn:de:xinneres:codeliste:fehlercodes
+// version 2, the reasons of an XInneres rueckweisung.asynchron.0010. A test
+// checks them against the genericode file.
+var XInneresFehlercodes = map[string]string{
+	"S001": "Nicht spezifikationskonform: Die Nachricht ist nicht UTF-8 codiert.",
+	"S010": "Nicht spezifikationskonform: Ungültige Schlüsseltabelle.",
+	"S011": "Nicht spezifikationskonform: Ungültiger Schlüssel in einer Schlüsseltabelle.",
+	"S020": "Nicht spezifikationskonform: Fehlerhafte Einzelfälle",
+	"S030": "Nicht spezifikationskonform: In der Nachricht ist mindestens ein mandatorisches Kindelement des Typs dinspec91379:datatypeC leer (d. h. mit einer Zeichenkette der Länge 0) enthalten, für das keine Ausnahmeregelung seitens des Fachmoduls besteht.",
+	"S100": "Nicht spezifikationskonform: Rückweisung aufgrund erneuter Lieferung eines bereits erfolgreich verarbeiteten Datensatzes",
+	"S999": "Nicht spezifikationskonform aus anderen Gründen.",
+	"T000": "Das Zertifikat des Absenders ist abgelaufen.",
+	"T001": "Das Zertifikat des Absenders ist widerrufen.",
+	"T002": "Das Zertifikat des Absenders ist nicht gültig.",
+	"T003": "Das Zertifikat des Absenders fehlt.",
+	"T010": "Die Signatur der Inhaltsdaten fehlt oder hat nicht das geforderte Signaturniveau.",
+	"T011": "Die Signatur der Inhaltsdaten ist nicht gültig (Integrität verletzt).",
+	"T020": "Die Inhaltsdaten können von dem Empfänger nicht dechiffriert werden.",
+	"T070": "Der Absender ist zur Inanspruchnahme dieses Dienstes nicht berechtigt.",
+	"T080": "Die Nachricht ist dem falschen Empfänger / Leser zugestellt worden, d. h. im Nachrichtenkopf ist eine abweichende Empfängerbehörde eingetragen (Irrläufer).",
+	"T099": "Sonstiger Verstoß gegen Anforderungen des OSCI-Transport-Profils",
+	"V000": "Nicht spezifikationskonform: Die Nachricht kann in der Version, die in der Nachricht angegeben wird, vom Empfänger nicht bearbeitet werden (Der Dienst ist in dieser Version nicht oder nicht mehr bereit).",
+	"X000": "Die Nachricht ist kein wohlgeformtes XML-Dokument.",
+	"X001": "Die Nachricht ist nicht valide zu dem Schema der in der Nachricht angegebenen Version",
+}

@@ -17,6 +17,10 @@ const (
 	MaxInboundSize = 16 << 20
 	// MaxDepth is the deepest element nesting accepted.
 	MaxDepth = 200
+	// MaxElements bounds the number of elements of one inbound message, so
+	// that a flood of tiny elements cannot turn 16 MiB of input into a tree
+	// many times that size. Real back-channel messages have a few hundred.
+	MaxElements = 100_000
 )
 
 // ErrHostileXML marks inbound XML refused for safety reasons (DTD/entities,
@@ -102,9 +106,15 @@ func parseTree(data []byte) (*node, error) {
 	var (
 		root  *node
 		stack []*node
-		// declared[i] holds the namespace URIs in scope at depth i, to refuse
-		// undeclared prefixes (encoding/xml would keep the bare prefix).
-		declared = []map[string]bool{{xmlNS: true}}
+		// inScope counts the declarations of each namespace URI currently in
+		// scope and added[i] lists the URIs declared on the open element at
+		// depth i, so that an undeclared prefix (which encoding/xml keeps as
+		// a bare prefix) is refused. Memory stays linear in the input: no
+		// per-element copy of the scope.
+		inScope = map[string]int{xmlNS: 1}
+		added   [][]string
+		// elements counts the start tags read so far.
+		elements int
 	)
 	for {
 		tok, err := dec.Token()
@@ -121,28 +131,25 @@ func parseTree(data []byte) (*node, error) {
 			if len(stack) >= MaxDepth {
 				return nil, fmt.Errorf("%w: element nesting deeper than %d", ErrHostileXML, MaxDepth)
 			}
-			scope := declared[len(declared)-1]
+			if elements++; elements > MaxElements {
+				return nil, fmt.Errorf("%w: more than %d elements", ErrHostileXML, MaxElements)
+			}
+			var decl []string
 			for _, a := range t.Attr {
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-					if !scope[a.Value] {
-						next := make(map[string]bool, len(scope)+1)
-						for k := range scope {
-							next[k] = true
-						}
-						next[a.Value] = true
-						scope = next
-					}
+					inScope[a.Value]++
+					decl = append(decl, a.Value)
 				}
 			}
-			if t.Name.Space != "" && !scope[t.Name.Space] {
+			added = append(added, decl)
+			if t.Name.Space != "" && inScope[t.Name.Space] == 0 {
 				return nil, fmt.Errorf("not namespace-well-formed XML: undeclared prefix %q on <%s>", t.Name.Space, t.Name.Local)
 			}
 			for _, a := range t.Attr {
-				if a.Name.Space != "" && a.Name.Space != "xmlns" && !scope[a.Name.Space] {
+				if a.Name.Space != "" && a.Name.Space != "xmlns" && inScope[a.Name.Space] == 0 {
 					return nil, fmt.Errorf("not namespace-well-formed XML: undeclared prefix %q on attribute %s", a.Name.Space, a.Name.Local)
 				}
 			}
-			declared = append(declared, scope)
 			line, _ := dec.InputPos()
 			n := &node{Space: t.Name.Space, Local: t.Name.Local, Attrs: t.Attr, Line: line}
 			if len(stack) == 0 {
@@ -157,7 +164,12 @@ func parseTree(data []byte) (*node, error) {
 			stack = append(stack, n)
 		case xml.EndElement:
 			stack = stack[:len(stack)-1]
-			declared = declared[:len(declared)-1]
+			for _, uri := range added[len(added)-1] {
+				if inScope[uri]--; inScope[uri] == 0 {
+					delete(inScope, uri)
+				}
+			}
+			added = added[:len(added)-1]
 		case xml.CharData:
 			if len(stack) == 0 {
 				if len(bytes.TrimSpace(t)) > 0 {

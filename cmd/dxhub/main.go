@@ -41,6 +41,7 @@ func commands() []command {
 		{"validate", "validate XÖV files against the deployed schemas and transport rules", cmdValidate},
 		{"map", "dry run: print the XÖV message a submission would produce (or its errors)", cmdMap},
 		{"replay", "re-map a stored submission (--profile-version, --dry-run diff) and send it as a new, linked message", cmdReplay},
+		{"schema", "print the JSON Schema of a service's submission (--list: the services)", cmdSchema},
 		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},

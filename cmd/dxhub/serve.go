@@ -297,6 +297,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.Authorize))
 	mux.Handle("GET /v1/mailboxes/{handle}/messages/{id}/attachments/{n}",
 		servicekonto.AttachmentHandler(h.store, xtabox.BlobStore{Store: h.blobs}, api.Authorize))
+	if err := mountServiceSchemas(mux, cfg, h.engine, api); err != nil {
+		return nil, fmt.Errorf("service schemas: %w", err)
+	}
 	h.handler = logRequests(log, mux)
 	ok = true
 	return h, nil

@@ -125,6 +125,7 @@ func toXoev(sub routing.Submission) xoev.Submission {
 type Parser struct{}
 
 // ParseInbound classifies a back-channel message; unknown kinds have no status.
+// The detail names the Aktenzeichen when the message carries one.
 func (Parser) ParseInbound(payload []byte) (routing.InboundReport, error) {
 	in, err := xoev.ParseInbound(payload)
 	if err != nil {
@@ -132,7 +133,7 @@ func (Parser) ParseInbound(payload []byte) (routing.InboundReport, error) {
 	}
 	rep := routing.InboundReport{
 		MessageUUID: in.Header.UUID, TypeCode: in.Header.TypeCode, RootElement: in.Header.RootElement,
-		ReferencedUUID: in.RefMessageUUID, Detail: in.Detail,
+		ReferencedUUID: in.RefMessageUUID, ApplicationReference: in.Reference, Detail: in.Detail,
 	}
 	if in.Kind != xoev.KindUnknown {
 		rep.Status = routing.Status(in.Kind)
