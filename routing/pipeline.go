@@ -152,6 +152,10 @@ func (p *Pipeline) worker(ctx context.Context, owner string) {
 			return
 		}
 		if n > 0 {
+			// There may be more: let another idle worker look too. A worker
+			// that finds nothing does not pass the wake-up on, so idle
+			// workers never keep each other spinning.
+			p.Wake()
 			continue
 		}
 		wait := p.cfg.Poll
@@ -165,8 +169,6 @@ func (p *Pipeline) worker(ctx context.Context, owner string) {
 		case <-ctx.Done():
 			return
 		case <-p.wake:
-			// Pass the wake-up on so that other idle workers look too.
-			p.Wake()
 		case <-timer.C:
 		}
 	}
