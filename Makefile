@@ -8,7 +8,7 @@ VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 GOTESTFLAGS ?=
 
-.PHONY: all deps build run test test-short vet fuzz bench clean
+.PHONY: all deps build run test test-short vet fuzz bench bench-go clean
 
 all: build
 
@@ -57,8 +57,15 @@ fuzz: deps
 		done; \
 	done
 
-# bench runs the Go benchmarks whose figures the README reports.
-bench: deps
+# bench runs the full-path load harness (a fresh `dxhub serve` per scenario:
+# 10 KB JSON, the same at 50 % of the measured maximum, 1 MB and 100 MB
+# attachments) and writes BENCHMARKS.md; BENCH_SCALE=0.1 for a quick look.
+# bench-go runs the Go micro-benchmarks whose figures the README reports.
+BENCH_SCALE ?= 1
+bench: build
+	$(BIN) bench --scale $(BENCH_SCALE) --out BENCHMARKS.md
+
+bench-go: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 clean:

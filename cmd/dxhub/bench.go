@@ -198,8 +198,12 @@ type benchChild struct {
 	done    chan struct{}
 }
 
+// benchExecutable is the dxhub binary started as the measured hub (tests
+// point it at the binary they built).
+var benchExecutable = os.Executable
+
 func startBenchHub(ctx context.Context, stderr io.Writer) (*benchChild, error) {
-	exe, err := os.Executable()
+	exe, err := benchExecutable()
 	if err != nil {
 		return nil, err
 	}
