@@ -152,6 +152,29 @@ func (b *Breakers) State(endpoint string) string {
 	return e.state.String()
 }
 
+// States reports the state and attempts in flight of every endpoint the
+// breakers have seen (for metrics).
+func (b *Breakers) States() map[string]EndpointState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	out := make(map[string]EndpointState, len(b.by))
+	for key, e := range b.by {
+		st := e.state
+		if st == open && !now.Before(e.openUntil) {
+			st = halfOpen
+		}
+		out[key] = EndpointState{State: st.String(), InFlight: e.inFlight}
+	}
+	return out
+}
+
+// EndpointState is one endpoint's breaker as States reports it.
+type EndpointState struct {
+	State    string // closed, open, half-open
+	InFlight int
+}
+
 // InFlight reports the attempts in flight to an endpoint.
 func (b *Breakers) InFlight(endpoint string) int {
 	b.mu.Lock()

@@ -76,6 +76,9 @@ type PipelineConfig struct {
 	// OnEvent, if set, is called after a stage committed a status event (the
 	// wiring wakes the Postfach and webhook dispatchers). It must not block.
 	OnEvent func()
+	// OnAttempt, if set, hears of every recorded transport attempt (metrics).
+	// It must not block.
+	OnAttempt func(AttemptResult)
 }
 
 // Pipeline drives accepted submissions through mapping, routing and delivery
@@ -386,6 +389,9 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner strin
 	}
 	if err := p.cfg.Store.RecordAttempt(ctx, res); err != nil {
 		return true, err
+	}
+	if p.cfg.OnAttempt != nil {
+		p.cfg.OnAttempt(res)
 	}
 	return true, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/dxhub/dxhub/dvdv"
 	"github.com/dxhub/dxhub/internal/blob"
 	"github.com/dxhub/dxhub/internal/standards"
+	"github.com/dxhub/dxhub/internal/metrics"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
 	"github.com/dxhub/dxhub/xoev"
@@ -133,6 +134,7 @@ type hub struct {
 	osciOut    *osciclient.Adapter // delivery through OSCI intermediaries (serve_osci.go)
 	osciRecv   osciclient.Receiver
 	pipeline   *routing.Pipeline
+	metrics    *metrics.Metrics // GET /metrics (serve_metrics.go)
 	dispatcher *servicekonto.Dispatcher
 	webhooks   *webhook.Dispatcher
 	sla        *routing.SLAMonitor
@@ -234,6 +236,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err := h.setupOSCI(resolver, notifying{back, h.wakeNotify}, transports); err != nil {
 		return nil, err
 	}
+	h.metrics = newHubMetrics(h, log)
 	hostname, _ := os.Hostname()
 	h.pipeline, err = routing.NewPipeline(routing.PipelineConfig{
 		Store: h.store, Mapper: mapper, Resolver: resolver,
@@ -243,8 +246,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 			Jitter: cfg.Retry.Jitter, MaxAttempts: cfg.Retry.MaxAttempts, MaxAge: cfg.Retry.MaxAge},
 		Clock: clock, Logger: log, Owner: fmt.Sprintf("%s/%d", hostname, os.Getpid()),
 		Lease: cfg.Workers.Lease, Workers: cfg.Workers.Count, Poll: cfg.Workers.PollInterval,
-		OnEvent:  h.wakeNotify,
-		Breakers: breakerPolicy(cfg.Reliability),
+		OnEvent:   h.wakeNotify,
+		OnAttempt: h.metrics.ObserveAttempt,
+		Breakers:  breakerPolicy(cfg.Reliability),
 	})
 	if err != nil {
 		return nil, err
@@ -288,7 +292,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err != nil {
 		return nil, err
 	}
-	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock); err != nil {
+	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock, h.metrics); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -300,7 +304,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err := mountServiceSchemas(mux, cfg, h.engine, api); err != nil {
 		return nil, fmt.Errorf("service schemas: %w", err)
 	}
-	h.handler = logRequests(log, mux)
+	mux.Handle("GET /metrics", h.metrics.Handler())
+	h.handler = logRequests(log, h.metrics, mux)
 	ok = true
 	return h, nil
 }
@@ -419,11 +424,12 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 }
 
 // logRequests logs each request at debug level, errors at info.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+func logRequests(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		m.ObserveHTTP(r.Pattern, r.Method, rec.status, time.Since(start))
 		level := slog.LevelDebug
 		if rec.status >= 400 {
 			level = slog.LevelInfo

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/dxhub/dxhub/internal/metrics"
 	"io"
 	"log/slog"
 	"net"
@@ -83,7 +84,7 @@ func leserJobs(cfg *config.Config) []xtaclient.LeserJob {
 // with xta.server.tls, opens its TLS listener (so that its address, also
 // for port 0, is known for the WSDL before anything is served).
 func newXTAWiring(cfg *config.Config, mailbox xta.Backend, st *store.Store, out *xtaclient.Adapter, recv xtaclient.Receiver,
-	blobs *blob.Store, stdDir string, log *slog.Logger, clock routing.Clock) (*xtaWiring, error) {
+	blobs *blob.Store, stdDir string, log *slog.Logger, clock routing.Clock, m *metrics.Metrics) (*xtaWiring, error) {
 	s := cfg.XTA.Server
 	w := &xtaWiring{out: out, jobs: leserJobs(cfg), inbox: xtaclient.Inbox{Receiver: recv, Blobs: blobs,
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64()}, log: log, url: cfg.BaseURL()}
@@ -129,7 +130,7 @@ func newXTAWiring(cfg *config.Config, mailbox xta.Backend, st *store.Store, out 
 	if w.tlsLn != nil {
 		mux := http.NewServeMux()
 		w.server.Mount(mux)
-		w.handler = logRequests(log, mux)
+		w.handler = logRequests(log, m, mux)
 	}
 	return w, nil
 }
