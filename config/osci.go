@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -100,6 +101,23 @@ func DefaultOSCI() OSCI {
 // Endpoints with transport osci are accepted without it (the embedded default
 // names one), but cannot be delivered until it is set.
 func (o OSCI) Enabled() bool { return o.Signing.CertFile != "" }
+
+// resolvePaths makes the certificate and key files relative to the
+// configuration file's directory (like every other file key); values from
+// the environment stay relative to the working directory.
+func (o *OSCI) resolvePaths(baseDir string, fromEnv map[string]string) {
+	r := func(key string, p *string) { *p = resolvePath(baseDir, *p, fromEnv[strings.ToLower(key)] != "") }
+	r("osci.signing.certFile", &o.Signing.CertFile)
+	r("osci.signing.keyFile", &o.Signing.KeyFile)
+	r("osci.decryption.certFile", &o.Decryption.CertFile)
+	r("osci.decryption.keyFile", &o.Decryption.KeyFile)
+	r("osci.trustStore.caFile", &o.TrustStore.CAFile)
+	for i := range o.Intermediaries {
+		im := &o.Intermediaries[i]
+		im.CipherCertFile = resolvePath(baseDir, im.CipherCertFile, false)
+		im.SignatureCertFile = resolvePath(baseDir, im.SignatureCertFile, false)
+	}
+}
 
 // validateOSCI checks the osci section. Without it, deliveries on routes with
 // transport osci fail permanently at run time (dxhub serve warns).
