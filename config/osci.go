@@ -98,8 +98,9 @@ func DefaultOSCI() OSCI {
 
 // Enabled reports whether OSCI is configured.
 //
-// Endpoints with transport osci are accepted without it (the embedded default
-// names one), but cannot be delivered until it is set.
+// Configured endpoints with transport osci need it (Validate); routes with
+// transport osci that only the DVDV names fail permanently at run time
+// without it (dxhub serve warns).
 func (o OSCI) Enabled() bool { return o.Signing.CertFile != "" }
 
 // resolvePaths makes the certificate and key files relative to the
@@ -119,8 +120,8 @@ func (o *OSCI) resolvePaths(baseDir string, fromEnv map[string]string) {
 	}
 }
 
-// validateOSCI checks the osci section. Without it, deliveries on routes with
-// transport osci fail permanently at run time (dxhub serve warns).
+// validateOSCI checks the osci section, and that no configured endpoint uses
+// transport osci without it.
 func (c *Config) validateOSCI() error {
 	o := c.OSCI
 	var errs []error
@@ -128,6 +129,17 @@ func (c *Config) validateOSCI() error {
 		errs = append(errs, &FieldError{Key: "osci." + k, Problem: fmt.Sprintf(format, a...)})
 	}
 	if !o.Enabled() {
+		for i, e := range c.Endpoints {
+			if e.Transport != TransportOSCI {
+				continue
+			}
+			k := e.origin
+			if k == "" {
+				k = fmt.Sprintf("endpoints[%d]", i)
+			}
+			errs = append(errs, &FieldError{Key: k + ".transport", Problem: fmt.Sprintf(
+				"transport osci (reader %s) needs the hub's OSCI identities, but osci.signing.certFile is not set", e.ReaderKey)})
+		}
 		if o.Mailbox.Intermediary != "" {
 			add("signing.certFile", "the OSCI mailbox needs the hub's OSCI identities")
 		}
