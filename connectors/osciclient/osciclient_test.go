@@ -181,6 +181,15 @@ func TestDeliverStoreAndLaufzettel(t *testing.T) {
 	if strings.Contains(b.String(), "geheim") || strings.Contains(b.String(), base64Of("<antrag>geheim</antrag>")) {
 		t.Fatal("content readable at the intermediary")
 	}
+	// The attachment travels as its own MIME part, encrypted for the reader
+	// and referenced from the ContentPackage.
+	if len(ds[0].Attachments) != 1 || bytes.Contains(ds[0].Attachments[0].Data, []byte("%PDF-1.4 plan")) {
+		t.Fatalf("attachment parts at the intermediary: %+v", ds[0].Attachments)
+	}
+	if cr := ds[0].Content.FindElement("./EncryptedData/CipherData/CipherReference"); cr == nil ||
+		cr.SelectAttrValue("URI", "") != "cid:"+ds[0].Attachments[0].ContentID {
+		t.Fatalf("no CipherReference to the attachment part: %s", b.String())
+	}
 	// Redelivery after success does not store twice.
 	if out := f.deliver(); out.Kind != routing.Delivered || len(f.srv.Deliveries()) != 1 {
 		t.Fatalf("redeliver: %+v", out)
@@ -191,7 +200,7 @@ func TestDeliverStoreAndLaufzettel(t *testing.T) {
 		t.Fatalf("poll before fetch: %+v %v", res, err)
 	}
 	got := f.readerFetch()
-	if len(got) != 2 || string(got[0].Data) != "<antrag>geheim</antrag>" || string(got[1].Data) != "%PDF-1.4 plan" {
+	if len(got) != 2 || string(got[0].Data) != "<antrag>geheim</antrag>" || string(got[1].Data) != "%PDF-1.4 plan" || got[1].Href == "" {
 		t.Fatalf("reader got %q", got)
 	}
 	res, err = f.adapter.PollProcessCards(ctx, 10)

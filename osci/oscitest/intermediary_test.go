@@ -601,3 +601,37 @@ func TestReplayedResponseRejected(t *testing.T) {
 		t.Fatalf("replayed response: %v", err)
 	}
 }
+
+// Encrypted attachment parts pass through the intermediary unchanged: stored
+// with the delivery, served with fetchDelivery (responses schema-checked in
+// setup), and opened by the addressee with the reader key.
+func TestStoreFetchEncryptedAttachments(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, oscitest.Options{})
+	plan := []byte("%PDF-1.4 Lageplan")
+	cp, parts, err := osci.SealContentAttachments("cc1", []osci.Content{{Data: []byte("<antrag/>")}, {Href: "cid:plan@hub"}},
+		&osci.Identity{Key: hubID.Key, Cert: hubID.Cert}, readerID.Cert, []osci.Part{{ContentID: "plan@hub", ContentType: "application/pdf", Data: plan}},
+		xmlsec.OAEP11SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.hub.GetMessageID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hub.StoreDelivery(ctx, &osci.Message{MessageID: id, CipherCertAddressee: readerID.Cert, ContentPackage: cp}, parts); err != nil {
+		t.Fatal(err)
+	}
+	ds := e.srv.Deliveries()
+	if len(ds) != 1 || len(ds[0].Attachments) != 1 || !bytes.Equal(ds[0].Attachments[0].Data, parts[0].Data) {
+		t.Fatalf("stored %+v", ds)
+	}
+	got, err := e.reader.FetchDelivery(ctx, id)
+	if err != nil || got == nil || len(got.Attachments) != 1 {
+		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	contents, err := osci.OpenContent(got.Message.ContentPackage, &xmlsec.Decrypter{Key: readerID.Key, Cert: readerID.Cert}, hubID.Cert, got.Attachments)
+	if err != nil || len(contents) != 2 || !bytes.Equal(contents[1].Data, plan) {
+		t.Fatalf("open: %q %v", contents, err)
+	}
+}
