@@ -197,3 +197,34 @@ func TestXmlsec1DecryptsEncryptedAttachment(t *testing.T) {
 		t.Fatalf("xmlsec1 decrypted %d attachments, want %d", n, len(want))
 	}
 }
+
+// FuzzOpenContent: a reader opens a ContentPackage (XML) with one attachment
+// part from outside; it must never panic, and success means the Author
+// signature held.
+func FuzzOpenContent(f *testing.F) {
+	cp, parts, err := osci.SealContentAttachments("cc1", []osci.Content{{Data: []byte("<a/>")}, {Href: "cid:p"}}, id(client), reader.Cert,
+		[]osci.Part{{ContentID: "p", ContentType: "application/pdf", Data: []byte("pdf")}}, xmlsec.OAEP11SHA256)
+	if err != nil {
+		f.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(cp)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b, parts[0].Data)
+	f.Add([]byte(`<osci:ContentPackage xmlns:osci="http://www.osci.de/2002/04/osci"><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"><xenc:CipherData><xenc:CipherReference URI="cid:p"/></xenc:CipherData></xenc:EncryptedData></osci:ContentPackage>`), []byte("x"))
+	dec := &xmlsec.Decrypter{Key: reader.Key, Cert: reader.Cert}
+	f.Fuzz(func(t *testing.T, xml, part []byte) {
+		d := etree.NewDocument()
+		if d.ReadFromBytes(xml) != nil || d.Root() == nil {
+			return
+		}
+		signed := bytes.Contains(xml, []byte("SignatureValue")) || bytes.Contains(xml, []byte("EncryptedData"))
+		contents, err := osci.OpenContent(d.Root(), dec, client.Cert, []osci.Part{{ContentID: "p", Data: part}})
+		if err == nil && len(contents) > 0 && !signed {
+			t.Fatalf("contents accepted without an Author signature: %q", contents)
+		}
+	})
+}
