@@ -333,6 +333,46 @@ func TestFetchMailbox(t *testing.T) {
 	}
 }
 
+// A reply whose attachment (a Bescheid PDF) travels as a separate MIME part
+// encrypted for the hub is opened in full: the part is decrypted with the
+// hub's key and covered by the Author signature before the message is handed
+// over; a tampered part leaves the delivery stored with a note, not handed over.
+func TestFetchMailboxEncryptedAttachment(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, readerID.Cert)
+	seal := func() (*etree.Element, []osci.Part) {
+		cp, parts, err := osci.SealContentAttachments("reply", []osci.Content{{Data: []byte("<bescheid/>")}, {Href: "cid:bescheid@fv"}},
+			&osci.Identity{Key: readerID.Key, Cert: readerID.Cert}, hubEnc.Cert,
+			[]osci.Part{{ContentID: "bescheid@fv", ContentType: "application/pdf", Data: []byte("%PDF-1.7 Bescheid")}}, xmlsec.OAEP11SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp, parts
+	}
+	var got []routing.Inbound
+	recv := recvFunc(func(_ context.Context, in routing.Inbound) (routing.InboundRecord, error) {
+		got = append(got, in)
+		return routing.InboundRecord{}, nil
+	})
+	cp, parts := seal()
+	id := f.srv.Put(oscitest.Delivery{Addressee: hubEnc.Cert, Originator: readerID.Cert, OriginatorEnc: readerID.Cert, Content: cp, Attachments: parts})
+	if n, err := f.adapter.FetchMailbox(ctx, osciclient.MailboxOptions{Intermediary: f.srv.URL}, recv); err != nil || n != 1 {
+		t.Fatalf("fetch: %d %v", n, err)
+	}
+	if len(got) != 1 || got[0].TransportID != id || string(got[0].Payload) != "<bescheid/>" {
+		t.Fatalf("received %+v", got)
+	}
+	cp, parts = seal()
+	parts[0].Data[len(parts[0].Data)-1] ^= 1
+	f.srv.Put(oscitest.Delivery{Addressee: hubEnc.Cert, Originator: readerID.Cert, OriginatorEnc: readerID.Cert, Content: cp, Attachments: parts})
+	if _, err := f.adapter.FetchMailbox(ctx, osciclient.MailboxOptions{Intermediary: f.srv.URL}, recv); err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("a tampered attachment was handed over: %+v", got[1:])
+	}
+}
+
 // The MessageMetaData custom header is valid against the OSCI
 // MessageMetaData 2.02 schema (xmllint) — apart from its Id attribute, which
 // the OSCI library adds (Id="MetaData") so that the ClientSignature can
