@@ -448,9 +448,8 @@ endpoints:
     transport: xta-mailbox
   - readerKey: ags:05111000
     serviceURI: urn:xoev-de:xbau-kernmodul:universellerAntrag
-    transport: osci
-    url: https://osci.example/intermediary
-    intermediary: https://osci.example/intermediary
+    transport: xta
+    url: https://xta.example/fv
 `)
 		c, err := Load(writeFile(t, dir, "dxhub.yaml", base))
 		if err != nil {
@@ -459,7 +458,7 @@ endpoints:
 		if err := c.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if len(c.Endpoints) != 3 || c.Endpoints[0].ReaderKey != "ags:05315000" || c.Endpoints[2].Transport != TransportOSCI {
+		if len(c.Endpoints) != 3 || c.Endpoints[0].ReaderKey != "ags:05315000" || c.Endpoints[2].Transport != TransportXTA {
 			t.Fatalf("endpoints = %+v", c.Endpoints)
 		}
 		if want := filepath.Join(dir, "sub", "dir.yaml"); c.Directory.File != want {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -97,12 +98,30 @@ func DefaultOSCI() OSCI {
 
 // Enabled reports whether OSCI is configured.
 //
-// Endpoints with transport osci are accepted without it (the embedded default
-// names one), but cannot be delivered until it is set.
+// Configured endpoints with transport osci need it (Validate); routes with
+// transport osci that only the DVDV names fail permanently at run time
+// without it (dxhub serve warns).
 func (o OSCI) Enabled() bool { return o.Signing.CertFile != "" }
 
-// validateOSCI checks the osci section. Without it, deliveries on routes with
-// transport osci fail permanently at run time (dxhub serve warns).
+// resolvePaths makes the certificate and key files relative to the
+// configuration file's directory (like every other file key); values from
+// the environment stay relative to the working directory.
+func (o *OSCI) resolvePaths(baseDir string, fromEnv map[string]string) {
+	r := func(key string, p *string) { *p = resolvePath(baseDir, *p, fromEnv[strings.ToLower(key)] != "") }
+	r("osci.signing.certFile", &o.Signing.CertFile)
+	r("osci.signing.keyFile", &o.Signing.KeyFile)
+	r("osci.decryption.certFile", &o.Decryption.CertFile)
+	r("osci.decryption.keyFile", &o.Decryption.KeyFile)
+	r("osci.trustStore.caFile", &o.TrustStore.CAFile)
+	for i := range o.Intermediaries {
+		im := &o.Intermediaries[i]
+		im.CipherCertFile = resolvePath(baseDir, im.CipherCertFile, false)
+		im.SignatureCertFile = resolvePath(baseDir, im.SignatureCertFile, false)
+	}
+}
+
+// validateOSCI checks the osci section, and that no configured endpoint uses
+// transport osci without it.
 func (c *Config) validateOSCI() error {
 	o := c.OSCI
 	var errs []error
@@ -110,6 +129,17 @@ func (c *Config) validateOSCI() error {
 		errs = append(errs, &FieldError{Key: "osci." + k, Problem: fmt.Sprintf(format, a...)})
 	}
 	if !o.Enabled() {
+		for i, e := range c.Endpoints {
+			if e.Transport != TransportOSCI {
+				continue
+			}
+			k := e.origin
+			if k == "" {
+				k = fmt.Sprintf("endpoints[%d]", i)
+			}
+			errs = append(errs, &FieldError{Key: k + ".transport", Problem: fmt.Sprintf(
+				"transport osci (reader %s) needs the hub's OSCI identities, but osci.signing.certFile is not set", e.ReaderKey)})
+		}
 		if o.Mailbox.Intermediary != "" {
 			add("signing.certFile", "the OSCI mailbox needs the hub's OSCI identities")
 		}

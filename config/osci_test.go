@@ -89,3 +89,63 @@ func TestOSCIValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestOSCIRelativePaths: certificate and key files of the osci section are
+// relative to the configuration file's directory, not to the working
+// directory; absolute paths and values from the environment stay as given.
+func TestOSCIRelativePaths(t *testing.T) {
+	base := t.TempDir()
+	pki := filepath.Join(base, "pki")
+	if err := os.Mkdir(pki, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	sc, sk := writePair(t, pki, "sig", x509.KeyUsageDigitalSignature, now.Add(-time.Hour), now.Add(time.Hour))
+	writePair(t, pki, "enc", x509.KeyUsageKeyEncipherment, now.Add(-time.Hour), now.Add(time.Hour))
+	yaml := `osci:
+  signing: {certFile: pki/sig.crt, keyFile: ` + sk + `}
+  decryption: {certFile: pki/enc.crt, keyFile: pki/enc.key}
+  trustStore: {caFile: pki/sig.crt}
+  intermediaries:
+    - url: https://osci.example/i
+      cipherCertFile: pki/enc.crt
+      signatureCertFile: ./pki/sig.crt
+`
+	path := filepath.Join(base, "hub.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Run from elsewhere: the relative names would not resolve against the
+	// working directory.
+	t.Chdir(t.TempDir())
+	t.Setenv("DXHUB_OSCI_DECRYPTION_KEYFILE", "from-env.key")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.OSCI
+	for _, tt := range []struct{ key, got, want string }{
+		{"signing.certFile", o.Signing.CertFile, sc},
+		{"signing.keyFile (absolute)", o.Signing.KeyFile, sk},
+		{"decryption.certFile", o.Decryption.CertFile, filepath.Join(pki, "enc.crt")},
+		{"decryption.keyFile (environment)", o.Decryption.KeyFile, "from-env.key"},
+		{"trustStore.caFile", o.TrustStore.CAFile, sc},
+		{"intermediaries[0].cipherCertFile", o.Intermediaries[0].CipherCertFile, filepath.Join(pki, "enc.crt")},
+		{"intermediaries[0].signatureCertFile", o.Intermediaries[0].SignatureCertFile, sc},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("osci.%s = %q, want %q", tt.key, tt.got, tt.want)
+		}
+	}
+	// The resolved files validate; only the environment's relative key is
+	// missing (relative to the working directory).
+	var keys []string
+	for _, fe := range FieldErrors(c.Validate()) {
+		if strings.HasPrefix(fe.Key, "osci.") {
+			keys = append(keys, fe.Key)
+		}
+	}
+	if strings.Join(keys, ",") != "osci.decryption.keyFile" {
+		t.Fatalf("osci validation errors %v, want only osci.decryption.keyFile", keys)
+	}
+}

@@ -57,6 +57,8 @@ func TestValidate(t *testing.T) {
 				c.Hub.BaseURL = "https://dxhub.example.de/base"
 				c.Hub.StandardsDir = dir
 				c.Mailbox.Messages = texts
+				c.OSCI.Signing = OSCIKeyPair{CertFile: "testdata/hub-osci-sig.crt", KeyFile: "testdata/hub-osci-sig.key"}
+				c.OSCI.Decryption = OSCIKeyPair{CertFile: "testdata/hub-osci-enc.crt", KeyFile: "testdata/hub-osci-enc.key"}
 				c.Endpoints = append(c.Endpoints, Endpoint{
 					ReaderKey: "ags:05111000", ServiceURI: uri, Transport: TransportOSCI,
 					URL: "https://osci.example/", Intermediary: "http://intermediary.example:8080/osci",
@@ -212,9 +214,22 @@ func TestValidate(t *testing.T) {
 		{name: "unknown transport", mutate: func(c *Config) { c.Endpoints[0].Transport = "smtp" }, want: []string{"endpoints[0].transport"}},
 		{name: "xta needs url", mutate: func(c *Config) { c.Endpoints[0].Transport = TransportXTA }, want: []string{"endpoints[0].url"}, msg: "required for transport xta"},
 		{
-			name:   "osci url must be http(s)",
-			mutate: func(c *Config) { c.Endpoints[0].Transport = TransportOSCI; c.Endpoints[0].URL = "ftp://osci.example" },
-			want:   []string{"endpoints[0].url"},
+			name: "osci url must be http(s)",
+			mutate: func(c *Config) {
+				c.OSCI.Signing = OSCIKeyPair{CertFile: "testdata/hub-osci-sig.crt", KeyFile: "testdata/hub-osci-sig.key"}
+				c.OSCI.Decryption = OSCIKeyPair{CertFile: "testdata/hub-osci-enc.crt", KeyFile: "testdata/hub-osci-enc.key"}
+				c.Endpoints[0].Transport = TransportOSCI
+				c.Endpoints[0].URL = "ftp://osci.example"
+			},
+			want: []string{"endpoints[0].url"},
+		},
+		{
+			name: "osci endpoint without the osci section",
+			mutate: func(c *Config) {
+				c.Endpoints[0].Transport = TransportOSCI
+				c.Endpoints[0].URL = "https://osci.example/fv"
+			},
+			want: []string{"endpoints[0].transport"}, msg: "osci.signing.certFile is not set",
 		},
 		{
 			name:   "mailbox takes no url",

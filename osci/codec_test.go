@@ -49,6 +49,12 @@ func sampleMessages(t *testing.T) []*osci.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Attachments encrypted for the reader as separate parts (CipherReference).
+	encCP, _, err := osci.SealContentAttachments("cc3", []osci.Content{{Data: []byte("<xbau/>")}, {Href: "cid:att1"}}, id(client), reader.Cert,
+		[]osci.Part{{ContentID: "att1", ContentType: "application/pdf", Data: []byte("pdf")}}, xmlsec.OAEP11SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	card := osci.ProcessCardBundle{MessageID: "bWlk", RecentModification: now, Creation: &osci.Timestamp{Plain: now},
 		Inspections: []osci.Inspection{{Timestamp: osci.Timestamp{Plain: now}, SubjectName: "CN=client", IssuerName: "CN=client", SerialNumber: "1"}}}
@@ -65,6 +71,7 @@ func sampleMessages(t *testing.T) []*osci.Message {
 		{Kind: osci.ResponseToGetMessageID, ControlBlock: osci.ControlBlock{ConversationID: 7, SequenceNumber: 0, Response: "c1"}, Feedback: fb, MessageID: "bWlk", SignatureCertIntermediary: intermediary.Cert},
 		{Kind: osci.StoreDelivery, ControlBlock: implicit, MessageID: "bWlk", Subject: "Bauantrag", CipherCertOriginator: client.Cert, CipherCertAddressee: reader.Cert, CustomHeaders: []*etree.Element{md.Root()}, ContentPackage: cp},
 		{Kind: osci.StoreDelivery, ControlBlock: implicit, MessageID: "bWlk", CipherCertAddressee: reader.Cert, ContentPackage: plainCP},
+		{Kind: osci.StoreDelivery, ControlBlock: implicit, MessageID: "bWlk", CipherCertAddressee: reader.Cert, ContentPackage: encCP},
 		{Kind: osci.ResponseToStoreDelivery, ControlBlock: osci.ControlBlock{ConversationID: 7, SequenceNumber: 0, Response: "c1"}, Feedback: fb, ProcessCards: []osci.ProcessCardBundle{card}},
 		{Kind: osci.InitDialog, ControlBlock: osci.ControlBlock{ConversationID: -1, SequenceNumber: -1, Challenge: "c0"}, CipherCertOriginator: client.Cert},
 		{Kind: osci.ResponseToInitDialog, ControlBlock: osci.ControlBlock{ConversationID: 7, SequenceNumber: -1, Response: "c0", Challenge: "s1"}, Feedback: fb},
@@ -73,6 +80,7 @@ func sampleMessages(t *testing.T) []*osci.Message {
 		{Kind: osci.FetchDelivery, ControlBlock: req, Selection: &osci.Selection{MessageIDs: []string{"bWlk"}}},
 		{Kind: osci.FetchDelivery, ControlBlock: req},
 		{Kind: osci.ResponseToFetchDelivery, ControlBlock: resp, Feedback: fb, ProcessCards: []osci.ProcessCardBundle{fwd}, CipherCertAddressee: reader.Cert, ContentPackage: cp},
+		{Kind: osci.ResponseToFetchDelivery, ControlBlock: resp, Feedback: fb, ProcessCards: []osci.ProcessCardBundle{fwd}, CipherCertAddressee: reader.Cert, ContentPackage: encCP},
 		{Kind: osci.MediateDelivery, ControlBlock: req, ContentReceiver: "https://fv.example/osci", MessageID: "bWlk", ContentPackage: cp},
 		{Kind: osci.ResponseToMediateDelivery, ControlBlock: resp, Feedback: fb, ProcessCards: []osci.ProcessCardBundle{rec, fwd}, ContentPackage: cp},
 		{Kind: osci.ExitDialog, ControlBlock: req},

@@ -28,6 +28,10 @@ var ErrContent = errors.New("osci: content check failed")
 // signed by author (when set, covering every Content and every referenced
 // attachment) and then encrypted for reader's cipher certificate (when set).
 func SealContent(containerID string, contents []Content, author *Identity, reader *x509.Certificate, attachments []Part) (*etree.Element, error) {
+	return sealContent(containerID, contents, author, reader, attachments, xmlsec.OAEP11SHA256)
+}
+
+func sealContent(containerID string, contents []Content, author *Identity, reader *x509.Certificate, attachments []Part, kt xmlsec.KeyTransport) (*etree.Element, error) {
 	cp := etree.NewElement("osci:ContentPackage")
 	cp.CreateAttr("xmlns:osci", NSOSCI)
 	// The container is signed standalone, with each namespace declared where it
@@ -59,12 +63,87 @@ func SealContent(containerID string, contents []Content, author *Identity, reade
 	}
 	cp.AddChild(cc)
 	if reader != nil {
-		enc := &xmlsec.Encrypter{Cert: reader, KeyTransport: xmlsec.OAEP11SHA256, IvLength: true}
+		enc := &xmlsec.Encrypter{Cert: reader, KeyTransport: kt, IvLength: true}
 		if _, err := enc.ReplaceWithEncrypted(cc); err != nil {
 			return nil, fmt.Errorf("osci: encrypt for reader: %w", err)
 		}
 	}
 	return cp, nil
+}
+
+// SealContentAttachments is SealContent for contents that reference
+// attachments (Content href="cid:…", the attachments are the plaintext MIME
+// parts): the Author signs the ContentContainer and the plaintext of every
+// referenced attachment; the container is encrypted for reader as by
+// SealContent, and each referenced attachment is encrypted for reader too
+// (AES-256-GCM under its own session key, RSA-OAEP key transport) into a MIME
+// part with the same Content-ID, described in the ContentPackage by an
+// xenc:EncryptedData whose CipherReference names that part (OSCI 1.2:
+// ContentPackage = EncryptedData*, ContentContainer*). It returns the parts to
+// send with the order: the encrypted ones, or with reader nil the plaintext
+// ones the contents reference. kt is the key transport form for the reader
+// (xmlsec.OAEP11SHA256, the OSCI 1.2 default, or xmlsec.OAEPMGF1P for
+// readers that lack it).
+func SealContentAttachments(containerID string, contents []Content, author *Identity, reader *x509.Certificate, attachments []Part, kt xmlsec.KeyTransport) (*etree.Element, []Part, error) {
+	var used []Part
+	seen := map[string]bool{}
+	for _, c := range contents {
+		if c.Href == "" {
+			continue
+		}
+		p, ok := PartByID(attachments, c.Href)
+		if !ok {
+			return nil, nil, fmt.Errorf("osci: content refers to attachment %s, which is not given", c.Href)
+		}
+		if !seen[p.ContentID] {
+			seen[p.ContentID] = true
+			used = append(used, p)
+		}
+	}
+	cp, err := sealContent(containerID, contents, author, reader, used, kt)
+	if err != nil || reader == nil {
+		return cp, used, err
+	}
+	enc := &xmlsec.Encrypter{Cert: reader, KeyTransport: kt, IvLength: true}
+	out := make([]Part, 0, len(used))
+	for _, p := range used {
+		ed, ct, err := enc.EncryptData(p.Data, "", orString(p.ContentType, "application/octet-stream"), "cid:"+p.ContentID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("osci: encrypt attachment %s for reader: %w", p.ContentID, err)
+		}
+		// EncryptedData come before the ContentContainers (order.xsd).
+		cp.InsertChildAt(len(childrenOf(cp, xmlsec.NSXEnc, "EncryptedData")), ed)
+		out = append(out, Part{ContentID: p.ContentID, ContentType: "application/octet-stream", Data: ct})
+	}
+	return cp, out, nil
+}
+
+func orString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func childrenOf(el *etree.Element, ns, tag string) []*etree.Element {
+	var out []*etree.Element
+	for _, c := range el.ChildElements() {
+		if c.Tag == tag && c.NamespaceURI() == ns {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// isCipherReference reports whether ed carries its ciphertext in another
+// MIME part (an encrypted attachment).
+func isCipherReference(ed *etree.Element) (string, bool) {
+	for _, cd := range childrenOf(ed, xmlsec.NSXEnc, "CipherData") {
+		for _, cr := range childrenOf(cd, xmlsec.NSXEnc, "CipherReference") {
+			return cr.SelectAttrValue("URI", ""), true
+		}
+	}
+	return "", false
 }
 
 // OpenContent decrypts every EncryptedData of a ContentPackage with reader (nil:
@@ -73,6 +152,36 @@ func SealContent(containerID string, contents []Content, author *Identity, reade
 func OpenContent(cp *etree.Element, reader *xmlsec.Decrypter, author *x509.Certificate, attachments []Part) ([]Content, error) {
 	if cp == nil {
 		return nil, fmt.Errorf("%w: no ContentPackage", ErrContent)
+	}
+	// Encrypted attachments first: their plaintext replaces the ciphertext
+	// part (in a copy), so the Author signature is checked over the plaintext.
+	for _, ed := range childrenOf(cp, xmlsec.NSXEnc, "EncryptedData") {
+		uri, ok := isCipherReference(ed)
+		if !ok {
+			continue
+		}
+		if reader == nil {
+			return nil, fmt.Errorf("%w: attachment %s is encrypted but no reader key is configured", ErrContent, uri)
+		}
+		p, found := PartByID(attachments, uri)
+		if !found {
+			return nil, fmt.Errorf("%w: encrypted attachment %s missing", ErrContent, uri)
+		}
+		d := *reader
+		d.Resolver = partResolver([]Part{p})
+		plain, err := d.Decrypt(ed)
+		if err != nil {
+			return nil, fmt.Errorf("%w: reader decryption of attachment %s: %w", ErrContent, uri, err)
+		}
+		next := make([]Part, 0, len(attachments))
+		for _, a := range attachments {
+			if a.ContentID == p.ContentID {
+				a = Part{ContentID: a.ContentID, ContentType: orString(ed.SelectAttrValue("MimeType", ""), a.ContentType), Data: plain}
+			}
+			next = append(next, a)
+		}
+		attachments = next
+		cp.RemoveChild(ed)
 	}
 	for _, ed := range cp.ChildElements() {
 		if ed.Tag != "EncryptedData" || ed.NamespaceURI() != xmlsec.NSXEnc {

@@ -29,8 +29,8 @@ import (
 // through the real pipeline (store, retry policy, breakers) and the real
 // transport adapter against the protocol's test server, with an injected
 // clock for the pipeline's schedule. Rows are transport-neutral: a transport
-// joins the matrix by adding a faultTarget constructor to faultTargets (OSCI
-// against osci/oscitest next).
+// joins the matrix by adding a faultTarget constructor to faultTargets (XTA
+// against xta/xtatest, OSCI against osci/oscitest in fault_matrix_osci_test.go).
 
 // fault is a transport-neutral failure the target injects.
 type fault int
@@ -45,10 +45,11 @@ const (
 	// faultTimeoutAfterReceipt stores the message, then never answers.
 	faultTimeoutAfterReceipt
 	// faultRetryable answers the send with a retryable protocol fault
-	// (XTA 9030 internal error).
+	// (XTA SOAP fault 9030 internal error; OSCI Feedback 9809 not delivered).
 	faultRetryable
 	// faultPermanent answers the send with a permanent protocol fault
-	// (XTA 9050 message not schema-valid).
+	// (XTA SOAP fault 9050 message not schema-valid; OSCI Feedback 9300
+	// invalid order).
 	faultPermanent
 	// faultCorrupt answers the send with a truncated envelope.
 	faultCorrupt
@@ -62,8 +63,13 @@ const (
 
 // faultTarget is one transport's test server with fault injection.
 type faultTarget interface {
-	// Endpoint is the URL the directory names for the reader.
-	Endpoint() string
+	// Entry is the directory entry naming the target for the reader
+	// (ReaderKey, ServiceURI and Transport are filled in by the matrix).
+	Entry() dvdv.Entry
+	// Success is the final status of a delivered message once Finalize
+	// ran (XTA: delivered by the transport report; OSCI: fetched by the
+	// Laufzettel's Reception).
+	Success() routing.Status
 	// Inject arms the fault for the next delivery.
 	Inject(f fault)
 	// Received counts the messages the receiving side holds.
@@ -71,14 +77,16 @@ type faultTarget interface {
 	// Held counts the answers a slow fault held back.
 	Held() int
 	// Finalize lets a sent message's transport report become final
-	// (XTA getTransportReport) and returns how many reports it applied.
+	// (XTA getTransportReport; OSCI: the addressee fetches, then the
+	// Laufzettel is polled) and returns how many reports it applied.
 	Finalize(ctx context.Context) (int, error)
 }
 
 type targetCtor func(t *testing.T, env *env) (faultTarget, routing.Transport)
 
 var faultTargets = map[routing.TransportKind]targetCtor{
-	routing.TransportXTA: newXTATarget,
+	routing.TransportXTA:  newXTATarget,
+	routing.TransportOSCI: newOSCITarget,
 }
 
 const (
@@ -167,17 +175,24 @@ func (x *xtaTarget) serve(w http.ResponseWriter, r *http.Request) {
 // does not turn the slow answer into a timeout.
 const slowHold = 100 * time.Millisecond
 
-func (x *xtaTarget) Endpoint() string {
+func (x *xtaTarget) Entry() dvdv.Entry {
 	if x.down {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			x.t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return "http://" + addr
+		return dvdv.Entry{URL: deadURL(x.t)}
 	}
-	return x.url
+	return dvdv.Entry{URL: x.url}
+}
+
+func (x *xtaTarget) Success() routing.Status { return routing.StatusDelivered }
+
+// deadURL is an address nothing listens at.
+func deadURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
 }
 
 func (x *xtaTarget) Inject(f fault) {
@@ -242,9 +257,9 @@ var faultRows = []faultRow{
 		waits: []time.Duration{10 * time.Minute}, status: routing.StatusDelivered, received: 1},
 	{name: "timeout after receipt", fault: faultTimeoutAfterReceipt, outcomes: []string{"ambiguous", "delivered"},
 		waits: []time.Duration{time.Minute}, status: routing.StatusDelivered, received: 1},
-	{name: "SOAP fault retryable (9030)", fault: faultRetryable, outcomes: []string{"retry", "delivered"},
+	{name: "SOAP fault retryable", fault: faultRetryable, outcomes: []string{"retry", "delivered"},
 		waits: []time.Duration{time.Minute}, status: routing.StatusDelivered, received: 1},
-	{name: "SOAP fault permanent (9050)", fault: faultPermanent, outcomes: []string{"permanent"},
+	{name: "SOAP fault permanent", fault: faultPermanent, outcomes: []string{"permanent"},
 		status: routing.StatusFailed, dead: true},
 	{name: "corrupt response", fault: faultCorrupt, outcomes: []string{"ambiguous", "delivered"},
 		waits: []time.Duration{time.Minute}, status: routing.StatusDelivered, received: 1},
@@ -270,7 +285,9 @@ func runFaultRow(t *testing.T, kind routing.TransportKind, ctor targetCtor, row 
 	e := newEnv(t, fakeMapper{}, nil)
 	target, transport := ctor(t, e)
 	target.Inject(row.fault)
-	entries := []dvdv.Entry{{ReaderKey: matrixReaderKey, ServiceURI: "urn:svc", Transport: string(kind), URL: target.Endpoint()}}
+	entry := target.Entry()
+	entry.ReaderKey, entry.ServiceURI, entry.Transport = matrixReaderKey, "urn:svc", string(kind)
+	entries := []dvdv.Entry{entry}
 	var err error
 	e.pipeline, err = routing.NewPipeline(routing.PipelineConfig{
 		Store: e.store, Mapper: fakeMapper{}, Resolver: mustDir(t, entries),
@@ -321,15 +338,17 @@ func runFaultRow(t *testing.T, kind routing.TransportKind, ctor targetCtor, row 
 	if strings.Join(got, ",") != strings.Join(row.outcomes, ",") {
 		t.Fatalf("attempt outcomes %v, want %v (%+v)", got, row.outcomes, atts)
 	}
+	want := row.status
 	if row.status == routing.StatusDelivered {
 		// The transport report makes "sent" final.
 		if n, err := target.Finalize(ctx); err != nil || n != 1 {
 			t.Fatalf("finalize: %d reports (%v)", n, err)
 		}
+		want = target.Success()
 	}
 	sub, err := e.store.GetSubmission(ctx, "s1")
-	if err != nil || sub.Status != row.status {
-		t.Fatalf("final status %s (%v), want %s; history %v", sub.Status, err, row.status, e.statuses(t, "s1"))
+	if err != nil || sub.Status != want {
+		t.Fatalf("final status %s (%v), want %s; history %v", sub.Status, err, want, e.statuses(t, "s1"))
 	}
 	dl, err := e.store.DeadLetter(ctx, "s1")
 	if isDead := err == nil; isDead != row.dead {

@@ -37,7 +37,7 @@ func commands() []command {
 		{"submit", "post JSON submission files to a running hub and print their IDs", cmdSubmit},
 		{"status", "print the status and history of a submission", cmdStatus},
 		{"check-config", "validate a configuration without starting anything", cmdCheckConfig},
-		{"sim", "run a protocol simulator: sim fachverfahren | xta-server", cmdSim},
+		{"sim", "run a protocol simulator: sim fachverfahren | xta-server | osci-intermediary", cmdSim},
 		{"validate", "validate XÖV files against the deployed schemas and transport rules", cmdValidate},
 		{"map", "dry run: print the XÖV message a submission would produce (or its errors)", cmdMap},
 		{"replay", "re-map a stored submission (--profile-version, --dry-run diff) and send it as a new, linked message", cmdReplay},

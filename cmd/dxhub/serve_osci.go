@@ -20,7 +20,9 @@ import (
 // setupOSCI builds the OSCI transport from cfg.OSCI and registers it for
 // routing.TransportOSCI; recv takes replies fetched from the hub's mailbox.
 // Without an osci section, routes with transport osci have no transport (the
-// pipeline fails them permanently) and a warning names them.
+// pipeline fails them permanently): configured endpoints are rejected by
+// Validate, so this concerns routes only the DVDV names (a warning remains
+// for configurations that skipped validation).
 func (h *hub) setupOSCI(resolver routing.Resolver, recv osciclient.Receiver, transports map[routing.TransportKind]routing.Transport) error {
 	o := h.cfg.OSCI
 	if !o.Enabled() {

@@ -16,15 +16,17 @@ import (
 
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("give a simulator: fachverfahren or xta-server")
+		return usagef("give a simulator: fachverfahren, xta-server or osci-intermediary")
 	}
 	switch args[0] {
 	case "fachverfahren":
 		return simFachverfahren(ctx, args[1:], stdout, stderr)
 	case "xta-server":
 		return simXTAServer(ctx, args[1:], stdout, stderr)
+	case "osci-intermediary":
+		return simOSCIIntermediary(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown simulator %q (known: fachverfahren, xta-server)", args[0])
+	return usagef("unknown simulator %q (known: fachverfahren, xta-server, osci-intermediary)", args[0])
 }
 
 // simFachverfahren plays a Fachverfahren against the hub's XTA server: the

@@ -5,8 +5,10 @@
 //
 //	resolve (cached DVDV) → getMessageId → persist → storeDelivery → Laufzettel
 //
-// The content (the XÖV message and every attachment, inline) is signed by
-// the hub and encrypted for the reader's cipher certificate from the route;
+// The content (the XÖV message inline, every attachment as a MIME part the
+// ContentContainer references by cid:) is signed by the hub and encrypted for
+// the reader's cipher certificate from the route (attachments as separate
+// encrypted parts, xenc:CipherReference);
 // the order is signed by the hub and encrypted for the intermediary. Outcomes
 // (DESIGN §4): Feedback 0800/0801 is Delivered with status "sent" (3xxx
 // warnings are logged, the order succeeded); 9xxx codes are classified by
@@ -239,11 +241,11 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 			return a.stored(ctx, d.TransportID, rec.MessageID, cards[0], "stored by an earlier attempt (Laufzettel found)", nil)
 		}
 	}
-	contents, err := a.contents(msg, sub)
+	contents, atts, err := a.contents(msg, sub)
 	if err != nil {
 		return routing.Outcome{Kind: routing.Permanent, Reason: "osci: " + err.Error()}
 	}
-	cp, err := osci.SealContent("dxhub_"+safeID(d.TransportID), contents, &a.opts.Signer, reader, nil)
+	cp, parts, err := osci.SealContentAttachments("dxhub_"+safeID(d.TransportID), contents, &a.opts.Signer, reader, atts, xmlsec.OAEP11SHA256)
 	if err != nil {
 		return routing.Outcome{Kind: routing.Permanent, Reason: "osci: content: " + err.Error()}
 	}
@@ -251,7 +253,7 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 		return routing.Outcome{Kind: routing.Retry, Reason: "osci: state: " + err.Error()}
 	}
 	r, err := c.StoreDelivery(ctx, &osci.Message{MessageID: rec.MessageID, Subject: subject(msg, sub),
-		CipherCertAddressee: reader, CustomHeaders: []*etree.Element{a.metaData(route, msg, rec.MessageID)}, ContentPackage: cp}, nil)
+		CipherCertAddressee: reader, CustomHeaders: []*etree.Element{a.metaData(route, msg, rec.MessageID)}, ContentPackage: cp}, parts)
 	if err != nil {
 		out := Classify("storeDelivery", err)
 		a.log.Info("osci: storeDelivery not accepted", "transport_id", d.TransportID, "message_id", rec.MessageID,
@@ -301,10 +303,12 @@ func subject(msg routing.Message, sub routing.Submission) string {
 	return strings.TrimSpace(msg.RootElement + " " + sub.Reference)
 }
 
-// contents are the XÖV message and every attachment it references, inline
-// (so the whole content is encrypted for the reader).
-func (a *Adapter) contents(msg routing.Message, sub routing.Submission) ([]osci.Content, error) {
+// contents are the XÖV message (inline) and a reference to every attachment
+// it references, with the attachments as plaintext MIME parts (Content-ID
+// "att<n>.<attachment id>@dxhub"); SealContentAttachments encrypts them.
+func (a *Adapter) contents(msg routing.Message, sub routing.Submission) ([]osci.Content, []osci.Part, error) {
 	out := []osci.Content{{Data: msg.XML}}
+	var parts []osci.Part
 	byID := map[string]routing.Attachment{}
 	for _, at := range sub.Attachments {
 		byID[at.ID] = at
@@ -312,20 +316,22 @@ func (a *Adapter) contents(msg routing.Message, sub routing.Submission) ([]osci.
 	for _, ref := range msg.Attachments {
 		at, ok := byID[ref.AttachmentID]
 		if !ok {
-			return nil, fmt.Errorf("message refers to attachment %s that the submission lacks", ref.AttachmentID)
+			return nil, nil, fmt.Errorf("message refers to attachment %s that the submission lacks", ref.AttachmentID)
 		}
 		rc, err := a.blobs.Open(at.BlobKey)
 		if err != nil {
-			return nil, fmt.Errorf("attachment %s: %w", at.ID, err)
+			return nil, nil, fmt.Errorf("attachment %s: %w", at.ID, err)
 		}
 		b, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("attachment %s: %w", at.ID, err)
+			return nil, nil, fmt.Errorf("attachment %s: %w", at.ID, err)
 		}
-		out = append(out, osci.Content{Data: b})
+		cid := fmt.Sprintf("att%d.%s@dxhub", len(parts)+1, safeID(at.ID))
+		out = append(out, osci.Content{Href: "cid:" + cid})
+		parts = append(parts, osci.Part{ContentID: cid, ContentType: at.ContentType, Data: b})
 	}
-	return out, nil
+	return out, parts, nil
 }
 
 // Classify maps the result of an OSCI order to a routing outcome (see the

@@ -181,6 +181,15 @@ func TestDeliverStoreAndLaufzettel(t *testing.T) {
 	if strings.Contains(b.String(), "geheim") || strings.Contains(b.String(), base64Of("<antrag>geheim</antrag>")) {
 		t.Fatal("content readable at the intermediary")
 	}
+	// The attachment travels as its own MIME part, encrypted for the reader
+	// and referenced from the ContentPackage.
+	if len(ds[0].Attachments) != 1 || bytes.Contains(ds[0].Attachments[0].Data, []byte("%PDF-1.4 plan")) {
+		t.Fatalf("attachment parts at the intermediary: %+v", ds[0].Attachments)
+	}
+	if cr := ds[0].Content.FindElement("./EncryptedData/CipherData/CipherReference"); cr == nil ||
+		cr.SelectAttrValue("URI", "") != "cid:"+ds[0].Attachments[0].ContentID {
+		t.Fatalf("no CipherReference to the attachment part: %s", b.String())
+	}
 	// Redelivery after success does not store twice.
 	if out := f.deliver(); out.Kind != routing.Delivered || len(f.srv.Deliveries()) != 1 {
 		t.Fatalf("redeliver: %+v", out)
@@ -191,7 +200,7 @@ func TestDeliverStoreAndLaufzettel(t *testing.T) {
 		t.Fatalf("poll before fetch: %+v %v", res, err)
 	}
 	got := f.readerFetch()
-	if len(got) != 2 || string(got[0].Data) != "<antrag>geheim</antrag>" || string(got[1].Data) != "%PDF-1.4 plan" {
+	if len(got) != 2 || string(got[0].Data) != "<antrag>geheim</antrag>" || string(got[1].Data) != "%PDF-1.4 plan" || got[1].Href == "" {
 		t.Fatalf("reader got %q", got)
 	}
 	res, err = f.adapter.PollProcessCards(ctx, 10)
@@ -321,6 +330,46 @@ func TestFetchMailbox(t *testing.T) {
 	}
 	if n, err := f.adapter.ProcessInbox(ctx, recv); err != nil || n != 1 || got[len(got)-1].TransportID != id2 {
 		t.Fatalf("process inbox: %d %v", n, err)
+	}
+}
+
+// A reply whose attachment (a Bescheid PDF) travels as a separate MIME part
+// encrypted for the hub is opened in full: the part is decrypted with the
+// hub's key and covered by the Author signature before the message is handed
+// over; a tampered part leaves the delivery stored with a note, not handed over.
+func TestFetchMailboxEncryptedAttachment(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, readerID.Cert)
+	seal := func() (*etree.Element, []osci.Part) {
+		cp, parts, err := osci.SealContentAttachments("reply", []osci.Content{{Data: []byte("<bescheid/>")}, {Href: "cid:bescheid@fv"}},
+			&osci.Identity{Key: readerID.Key, Cert: readerID.Cert}, hubEnc.Cert,
+			[]osci.Part{{ContentID: "bescheid@fv", ContentType: "application/pdf", Data: []byte("%PDF-1.7 Bescheid")}}, xmlsec.OAEP11SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp, parts
+	}
+	var got []routing.Inbound
+	recv := recvFunc(func(_ context.Context, in routing.Inbound) (routing.InboundRecord, error) {
+		got = append(got, in)
+		return routing.InboundRecord{}, nil
+	})
+	cp, parts := seal()
+	id := f.srv.Put(oscitest.Delivery{Addressee: hubEnc.Cert, Originator: readerID.Cert, OriginatorEnc: readerID.Cert, Content: cp, Attachments: parts})
+	if n, err := f.adapter.FetchMailbox(ctx, osciclient.MailboxOptions{Intermediary: f.srv.URL}, recv); err != nil || n != 1 {
+		t.Fatalf("fetch: %d %v", n, err)
+	}
+	if len(got) != 1 || got[0].TransportID != id || string(got[0].Payload) != "<bescheid/>" {
+		t.Fatalf("received %+v", got)
+	}
+	cp, parts = seal()
+	parts[0].Data[len(parts[0].Data)-1] ^= 1
+	f.srv.Put(oscitest.Delivery{Addressee: hubEnc.Cert, Originator: readerID.Cert, OriginatorEnc: readerID.Cert, Content: cp, Attachments: parts})
+	if _, err := f.adapter.FetchMailbox(ctx, osciclient.MailboxOptions{Intermediary: f.srv.URL}, recv); err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("a tampered attachment was handed over: %+v", got[1:])
 	}
 }
 

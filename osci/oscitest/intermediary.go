@@ -68,7 +68,22 @@ type Fault struct {
 	TimeoutAfterReceipt bool
 	// HTTPStatus answers with this status and no OSCI body (order not executed).
 	HTTPStatus int
-	Times      int
+	// RetryAfter (seconds) is sent as the Retry-After header of an HTTPStatus
+	// answer (0: no header).
+	RetryAfter int
+	// Corrupt executes the order and answers with the first half of the
+	// response body only (a broken MIME/encryption structure).
+	Corrupt bool
+	// Delay executes the order and holds its answer back for Delay (a slow
+	// intermediary); a client that gives up earlier gets nothing.
+	Delay time.Duration
+	// Stall holds the order unprocessed until the client gives up (or
+	// Release is called); it is never executed.
+	Stall bool
+	// Refuse closes the next connection without reading it or answering.
+	// Its order is unknown then, so Kind is ignored.
+	Refuse bool
+	Times  int
 }
 
 // MediateHandler answers a mediateDelivery for the addressee at
@@ -114,6 +129,10 @@ type Exchange struct {
 	ResponseSchema   string
 	FeedbackCode     string
 	ReplayedRejected bool
+	// Delayed is how long an injected Delay held the answer back; Stalled
+	// says an injected Stall held the order unprocessed.
+	Delayed time.Duration
+	Stalled bool
 }
 
 type dialog struct {
@@ -253,10 +272,29 @@ func (im *Intermediary) Put(d Delivery) string {
 	return d.MessageID
 }
 
+// takeRefuse consumes a queued Refuse fault.
+func (im *Intermediary) takeRefuse() bool {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	for i, f := range im.faults {
+		if f.Refuse {
+			f.Times--
+			if f.Times <= 0 {
+				im.faults = append(im.faults[:i], im.faults[i+1:]...)
+			}
+			return true
+		}
+	}
+	return false
+}
+
 func (im *Intermediary) takeFault(k osci.Kind) *Fault {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	for i, f := range im.faults {
+		if f.Refuse {
+			continue
+		}
 		if f.Kind == "" || f.Kind == k {
 			f.Times--
 			if f.Times <= 0 {
@@ -285,22 +323,45 @@ func (im *Intermediary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "OSCI intermediary: POST an OSCI message", http.StatusMethodNotAllowed)
 		return
 	}
+	if im.takeRefuse() {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // aborts the connection without an answer
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 2*osci.MaxPartSize))
 	if err != nil {
 		return
 	}
 	ex := Exchange{}
-	resp, status := im.handle(r.Context(), body, &ex)
+	var retryAfter int
+	resp, status := im.handle(r.Context(), body, &ex, &retryAfter)
 	im.mu.Lock()
 	im.exchanges = append(im.exchanges, ex)
 	release := im.release
 	im.mu.Unlock()
-	if status == -1 { // timeout after receipt
+	if status == -1 { // timeout after receipt, or a stalled order
 		select {
 		case <-r.Context().Done():
 		case <-release:
 		}
 		return
+	}
+	if ex.Delayed > 0 { // the slowness is the injected fault itself
+		timer := time.NewTimer(ex.Delayed)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			return
+		case <-release:
+		}
+	}
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
@@ -317,7 +378,7 @@ func (im *Intermediary) fault(ex *Exchange, code, text string) ([]byte, int) {
 }
 
 // handle processes one body and returns the HTTP answer (-1: hold it).
-func (im *Intermediary) handle(ctx context.Context, body []byte, ex *Exchange) ([]byte, int) {
+func (im *Intermediary) handle(ctx context.Context, body []byte, ex *Exchange, retryAfter *int) ([]byte, int) {
 	now := im.opts.Clock()
 	var dlg *dialog
 	var replayed bool
@@ -337,7 +398,12 @@ func (im *Intermediary) handle(ctx context.Context, body []byte, ex *Exchange) (
 	f := im.takeFault(m.Kind)
 	if f != nil && f.HTTPStatus != 0 {
 		ex.FeedbackCode = fmt.Sprint(f.HTTPStatus)
+		*retryAfter = f.RetryAfter
 		return []byte("injected HTTP failure"), f.HTTPStatus
+	}
+	if f != nil && f.Stall {
+		ex.Stalled = true
+		return nil, -1
 	}
 	// Whom to answer: the originator's cipher certificate of the order or its dialog.
 	cipher := m.CipherCertOriginator
@@ -498,6 +564,12 @@ func (im *Intermediary) handle(ctx context.Context, body []byte, ex *Exchange) (
 	out, status := im.encode(ex, reply, cipher, atts, f)
 	if f != nil && f.TimeoutAfterReceipt {
 		return nil, -1
+	}
+	if f != nil && f.Corrupt && status == http.StatusOK {
+		out = out[:len(out)/2]
+	}
+	if f != nil && f.Delay > 0 {
+		ex.Delayed = f.Delay
 	}
 	return out, status
 }

@@ -315,6 +315,84 @@ func TestFaultInjection(t *testing.T) {
 			t.Fatal("the order was not executed before the timeout")
 		}
 	})
+	t.Run("503 with Retry-After", func(t *testing.T) {
+		e := setup(t, oscitest.Options{})
+		id, err := e.hub.GetMessageID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.Inject(oscitest.Fault{Kind: osci.StoreDelivery, HTTPStatus: 503, RetryAfter: 600})
+		_, err = e.hub.StoreDelivery(ctx, &osci.Message{MessageID: id, CipherCertAddressee: readerID.Cert, ContentPackage: content(t, "x")}, nil)
+		var he *osci.HTTPError
+		if !errors.As(err, &he) || he.StatusCode != 503 || he.RetryAfter != 10*time.Minute {
+			t.Fatalf("err = %#v", err)
+		}
+		if len(e.srv.Deliveries()) != 0 {
+			t.Fatal("stored despite 503")
+		}
+	})
+	t.Run("corrupt response", func(t *testing.T) {
+		e := setup(t, oscitest.Options{})
+		id, err := e.hub.GetMessageID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.Inject(oscitest.Fault{Kind: osci.StoreDelivery, Corrupt: true})
+		_, err = e.hub.StoreDelivery(ctx, &osci.Message{MessageID: id, CipherCertAddressee: readerID.Cert, ContentPackage: content(t, "x")}, nil)
+		if !errors.Is(err, osci.ErrResponse) {
+			t.Fatalf("err = %v", err)
+		}
+		if len(e.srv.Deliveries()) != 1 {
+			t.Fatal("a corrupt answer must still execute the order")
+		}
+	})
+	t.Run("slow answer", func(t *testing.T) {
+		e := setup(t, oscitest.Options{})
+		e.srv.Inject(oscitest.Fault{Kind: osci.GetMessageID, Delay: 20 * time.Millisecond})
+		if _, err := e.hub.GetMessageID(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ex := e.srv.Exchanges(); len(ex) != 1 || ex[0].Delayed != 20*time.Millisecond {
+			t.Fatalf("exchanges %+v", ex)
+		}
+	})
+	t.Run("stalled order is not executed", func(t *testing.T) {
+		e := setup(t, oscitest.Options{})
+		id, err := e.hub.GetMessageID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.Inject(oscitest.Fault{Kind: osci.StoreDelivery, Stall: true})
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		_, err = e.hub.StoreDelivery(cctx, &osci.Message{MessageID: id, CipherCertAddressee: readerID.Cert, ContentPackage: content(t, "x")}, nil)
+		var xe *osci.ExchangeError
+		if !errors.As(err, &xe) || !xe.Sent {
+			t.Fatalf("err = %v", err)
+		}
+		if len(e.srv.Deliveries()) != 0 {
+			t.Fatal("a stalled order was executed")
+		}
+		if ex := e.srv.Exchanges(); len(ex) != 2 || !ex[1].Stalled {
+			t.Fatalf("exchanges %+v", ex)
+		}
+	})
+	t.Run("refused connection", func(t *testing.T) {
+		e := setup(t, oscitest.Options{})
+		e.hub.RetryMax = -1
+		e.srv.Inject(oscitest.Fault{Refuse: true})
+		_, err := e.hub.GetMessageID(ctx)
+		var xe *osci.ExchangeError
+		if !errors.As(err, &xe) {
+			t.Fatalf("err = %v", err)
+		}
+		if len(e.srv.Exchanges()) != 0 {
+			t.Fatal("a refused connection was read")
+		}
+		if _, err := e.hub.GetMessageID(ctx); err != nil {
+			t.Fatalf("after the refusal: %v", err)
+		}
+	})
 	t.Run("HTTP 503 retried for idempotent orders", func(t *testing.T) {
 		e := setup(t, oscitest.Options{})
 		e.hub.RetryWaitMin, e.hub.RetryWaitMax = time.Millisecond, time.Millisecond
@@ -521,5 +599,39 @@ func TestReplayedResponseRejected(t *testing.T) {
 	_, err := e.hub.GetMessageID(ctx)
 	if !errors.Is(err, osci.ErrControlBlock) || !strings.Contains(err.Error(), "challenge") {
 		t.Fatalf("replayed response: %v", err)
+	}
+}
+
+// Encrypted attachment parts pass through the intermediary unchanged: stored
+// with the delivery, served with fetchDelivery (responses schema-checked in
+// setup), and opened by the addressee with the reader key.
+func TestStoreFetchEncryptedAttachments(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, oscitest.Options{})
+	plan := []byte("%PDF-1.4 Lageplan")
+	cp, parts, err := osci.SealContentAttachments("cc1", []osci.Content{{Data: []byte("<antrag/>")}, {Href: "cid:plan@hub"}},
+		&osci.Identity{Key: hubID.Key, Cert: hubID.Cert}, readerID.Cert, []osci.Part{{ContentID: "plan@hub", ContentType: "application/pdf", Data: plan}},
+		xmlsec.OAEP11SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.hub.GetMessageID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hub.StoreDelivery(ctx, &osci.Message{MessageID: id, CipherCertAddressee: readerID.Cert, ContentPackage: cp}, parts); err != nil {
+		t.Fatal(err)
+	}
+	ds := e.srv.Deliveries()
+	if len(ds) != 1 || len(ds[0].Attachments) != 1 || !bytes.Equal(ds[0].Attachments[0].Data, parts[0].Data) {
+		t.Fatalf("stored %+v", ds)
+	}
+	got, err := e.reader.FetchDelivery(ctx, id)
+	if err != nil || got == nil || len(got.Attachments) != 1 {
+		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	contents, err := osci.OpenContent(got.Message.ContentPackage, &xmlsec.Decrypter{Key: readerID.Key, Cert: readerID.Cert}, hubID.Cert, got.Attachments)
+	if err != nil || len(contents) != 2 || !bytes.Equal(contents[1].Data, plan) {
+		t.Fatalf("open: %q %v", contents, err)
 	}
 }
