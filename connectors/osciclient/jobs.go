@@ -1,16 +1,20 @@
 package osciclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
+	"github.com/dxhub/dxhub/internal/blob"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/internal/xmlsec"
 	"github.com/dxhub/dxhub/osci"
@@ -357,8 +361,12 @@ func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Recei
 	if len(contents) == 0 {
 		return "no content", nil
 	}
+	atts, err := a.keepAttachments(ctx, it.MessageID, contents[1:])
+	if err != nil {
+		return "", err
+	}
 	_, err = recv.Receive(ctx, routing.Inbound{TransportID: it.MessageID, Transport: routing.TransportOSCI,
-		AuthorKey: authorOf(m), ReaderKey: a.opts.AuthorKey, Payload: contents[0].Data})
+		AuthorKey: authorOf(m), ReaderKey: a.opts.AuthorKey, Payload: contents[0].Data, Attachments: atts})
 	switch {
 	case err == nil, errors.Is(err, routing.ErrDuplicate):
 		return "", nil
@@ -371,4 +379,37 @@ func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Recei
 func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// blobPutter is the optional half of Blobs that keeps inbound attachments.
+type blobPutter interface {
+	Put(ctx context.Context, r io.Reader, limit int64) (blob.Ref, error)
+}
+
+// keepAttachments stores the decrypted, signature-checked attachments of a
+// reply (a Bescheid PDF, say) in the blob store, so the back-channel can
+// forward them to the citizen's Postfach as it does for XTA.
+func (a *Adapter) keepAttachments(ctx context.Context, messageID string, contents []osci.Content) ([]routing.Attachment, error) {
+	if len(contents) == 0 {
+		return nil, nil
+	}
+	put, ok := a.blobs.(blobPutter)
+	if !ok {
+		a.log.Warn("osci: reply attachments not kept: the blob store cannot store", "message_id", messageID, "attachments", len(contents))
+		return nil, nil
+	}
+	var atts []routing.Attachment
+	for i, c := range contents {
+		name := strings.TrimPrefix(c.Href, "cid:")
+		if name == "" {
+			name = fmt.Sprintf("anlage-%d", i+1)
+		}
+		ref, err := put.Put(ctx, bytes.NewReader(c.Data), 0)
+		if err != nil {
+			return nil, fmt.Errorf("keep attachment %s of %s: %w", name, messageID, err)
+		}
+		atts = append(atts, routing.Attachment{ID: name, Filename: name, ContentType: http.DetectContentType(c.Data),
+			Size: ref.Size, SHA256: ref.SHA256, BlobKey: ref.Key})
+	}
+	return atts, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -361,6 +362,20 @@ func TestFetchMailboxEncryptedAttachment(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].TransportID != id || string(got[0].Payload) != "<bescheid/>" {
 		t.Fatalf("received %+v", got)
+	}
+	// The decrypted Bescheid is kept in the blob store and handed over with
+	// the message, for the citizen's Postfach.
+	if atts := got[0].Attachments; len(atts) != 1 || atts[0].Filename != "bescheid@fv" || atts[0].ContentType != "application/pdf" {
+		t.Fatalf("attachments = %+v", got[0].Attachments)
+	}
+	rc, err := f.blobs.Open(got[0].Attachments[0].BlobKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(kept) != "%PDF-1.7 Bescheid" {
+		t.Fatalf("kept attachment %q", kept)
 	}
 	cp, parts = seal()
 	parts[0].Data[len(parts[0].Data)-1] ^= 1
