@@ -53,8 +53,8 @@ func BuildFault(f *Fault) ([]byte, error) {
 
 // parseFault returns the fault of a SOAP envelope, nil if it is none.
 func parseFault(envelope []byte) *Fault {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(envelope); err != nil {
+	doc, err := readDoc(envelope)
+	if err != nil {
 		return nil
 	}
 	env := doc.Root()

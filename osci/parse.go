@@ -14,9 +14,9 @@ import (
 // ParseEnvelope reads a plain SOAP envelope into a Message. It does not check
 // signatures; Decode does.
 func ParseEnvelope(data []byte) (*Message, *etree.Document, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(data); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrNotOSCI, err)
+	doc, err := readDoc(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrNotOSCI, err)
 	}
 	m, err := parseDoc(doc)
 	return m, doc, err

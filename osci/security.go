@@ -175,8 +175,8 @@ func Decode(body []byte, o DecodeOptions) (*Decoded, error) {
 }
 
 func encryptedEnvelope(data []byte) *etree.Element {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(data); err != nil {
+	doc, err := readDoc(data)
+	if err != nil {
 		return nil
 	}
 	env := doc.Root()

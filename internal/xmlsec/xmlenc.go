@@ -249,10 +249,9 @@ func (d *Decrypter) DecryptElement(ed *etree.Element) (*etree.Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.Permissive = false
-	if err := doc.ReadFromBytes(plain); err != nil {
-		return nil, fmt.Errorf("%w: decrypted content is not XML: %v", ErrMalformed, err)
+	doc, err := ReadDoc(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decrypted content: %w", ErrMalformed, err)
 	}
 	root := doc.Root()
 	if root == nil {
