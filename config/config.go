@@ -172,6 +172,9 @@ type Portal struct {
 	// Webhook, if its URL is set, receives every status event of the portal's
 	// submissions, signed with HMAC-SHA512 (see connectors/webhook).
 	Webhook Webhook `mapstructure:"webhook"`
+	// RateLimit bounds the portal's API requests; beyond it the hub answers
+	// 429 with Retry-After. Zero perSecond means unlimited.
+	RateLimit RateLimit `mapstructure:"rateLimit"`
 
 	// fileKey is the trimmed content of APIKeyFile once read; fileErr the
 	// reason it could not be read.
@@ -186,6 +189,13 @@ func (p Portal) Secret() string {
 		return p.APIKey
 	}
 	return p.fileKey
+}
+
+// RateLimit is a token bucket: PerSecond requests on average, bursts of up
+// to Burst (0: PerSecond rounded up).
+type RateLimit struct {
+	PerSecond float64 `mapstructure:"perSecond"`
+	Burst     int     `mapstructure:"burst"`
 }
 
 // Webhook is a portal's status-event endpoint. The signing secret is given

@@ -294,6 +294,12 @@ func (c *Config) validatePortals(p *problems) {
 			p.add(k+".tenants", "must name at least one tenant")
 		}
 		c.validateWebhook(p, k+".webhook", &pt.Webhook)
+		if pt.RateLimit.PerSecond < 0 {
+			p.add(k+".rateLimit.perSecond", "must not be negative, got %g", pt.RateLimit.PerSecond)
+		}
+		if pt.RateLimit.Burst < 0 {
+			p.add(k+".rateLimit.burst", "must not be negative, got %d", pt.RateLimit.Burst)
+		}
 		seen := map[string]int{}
 		for j, ags := range pt.Tenants {
 			tk := fmt.Sprintf("%s.tenants[%d]", k, j)

@@ -26,8 +26,8 @@ import (
 	"github.com/dxhub/dxhub/connectors/xtaclient"
 	"github.com/dxhub/dxhub/dvdv"
 	"github.com/dxhub/dxhub/internal/blob"
-	"github.com/dxhub/dxhub/internal/standards"
 	"github.com/dxhub/dxhub/internal/metrics"
+	"github.com/dxhub/dxhub/internal/standards"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
 	"github.com/dxhub/dxhub/xoev"
@@ -274,7 +274,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	var portals []portal.Portal
 	targets := map[string]webhook.Target{}
 	for _, p := range cfg.Portals {
-		portals = append(portals, portal.Portal{ID: p.ID, APIKey: p.Secret(), Tenants: p.Tenants})
+		portals = append(portals, portal.Portal{ID: p.ID, APIKey: p.Secret(), Tenants: p.Tenants,
+			RateLimit: portal.RateLimit{PerSecond: p.RateLimit.PerSecond, Burst: p.RateLimit.Burst}})
 		if p.Webhook.URL != "" {
 			targets[p.ID] = webhook.Target{URL: p.Webhook.URL, Secret: p.Webhook.SigningSecret()}
 		}

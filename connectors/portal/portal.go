@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -74,6 +75,9 @@ type Portal struct {
 	ID      string
 	APIKey  string   // bearer token; compared in constant time
 	Tenants []string // AGS the portal may submit for
+	// RateLimit bounds the portal's requests (429 with Retry-After beyond
+	// it); zero means unlimited.
+	RateLimit RateLimit
 }
 
 // Options configures the handler. Zero limits take the Default* constants.
@@ -136,6 +140,7 @@ type portalEntry struct {
 	Portal
 	keyHash [sha256.Size]byte
 	tenants map[string]bool
+	limiter *bucket
 }
 
 // New checks opts and returns the handler.
@@ -197,7 +202,7 @@ func New(store Store, blobs Blobs, opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("portal %s: empty API key", p.ID)
 		}
 		ids[p.ID] = true
-		e := portalEntry{Portal: p, keyHash: sha256.Sum256([]byte(p.APIKey)), tenants: map[string]bool{}}
+		e := portalEntry{Portal: p, keyHash: sha256.Sum256([]byte(p.APIKey)), tenants: map[string]bool{}, limiter: newBucket(p.RateLimit)}
 		if other, dup := keys[e.keyHash]; dup {
 			return nil, fmt.Errorf("portal %s: API key is the same as portal %s's", p.ID, other)
 		}
@@ -258,6 +263,13 @@ func (h *Handler) authenticate(r *http.Request) (*portalEntry, *Problem) {
 	}
 	if found == nil {
 		return nil, newProblem(CodeUnauthorized, "the API key is not valid")
+	}
+	if ok, wait := found.limiter.take(h.opts.Now()); !ok {
+		secs := max(1, int(math.Ceil(wait.Seconds())))
+		p := newProblem(CodeRateLimited, "portal %s exceeds its rate limit of %g requests/s (burst %d); retry after %d s",
+			found.ID, found.RateLimit.PerSecond, found.limiter.limit.Burst, secs)
+		p.retryAfter = secs
+		return found, p
 	}
 	return found, nil
 }

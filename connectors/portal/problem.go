@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -28,6 +29,7 @@ const (
 	CodeNotFound              = "not-found"
 	CodeNotReady              = "not-ready"
 	CodeInternal              = "internal"
+	CodeRateLimited           = "rate-limited"
 )
 
 // ProblemTypePrefix starts every problem type URI.
@@ -63,6 +65,7 @@ var codeInfo = map[string]struct {
 	CodeNotFound:              {"Not found", http.StatusNotFound},
 	CodeNotReady:              {"Not ready", http.StatusServiceUnavailable},
 	CodeInternal:              {"Internal error", http.StatusInternalServerError},
+	CodeRateLimited:           {"Too many requests", http.StatusTooManyRequests},
 }
 
 // Problem is an RFC 9457 problem detail. It doubles as the error type of the
@@ -83,6 +86,8 @@ type Problem struct {
 	Offset *int64 `json:"offset,omitempty"`
 	// Errors lists every field problem when several were found at once.
 	Errors []FieldError `json:"errors,omitempty"`
+
+	retryAfter int // seconds, sent as Retry-After (429)
 }
 
 // FieldError is one entry of Problem.Errors.
@@ -129,6 +134,9 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	h.Set("Content-Type", problemContentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.retryAfter))
+	}
 	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", wwwAuthenticate)
 	}
