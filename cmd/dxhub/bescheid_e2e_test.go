@@ -8,16 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/dxhub/dxhub/config"
 	"github.com/dxhub/dxhub/internal/store"
-	"github.com/dxhub/dxhub/internal/testenv"
 	"github.com/dxhub/dxhub/routing"
 	"github.com/dxhub/dxhub/xoev"
 	"github.com/dxhub/dxhub/xta"
@@ -30,17 +27,7 @@ import (
 // downloadable by the submitting portal, byte for byte.
 func TestBescheidThroughBackChannel(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.Hub.DataDir = t.TempDir()
-	cfg.Hub.StandardsDir = testenv.MustStandardsDir(t)
-	cfg.Workers.Count = 0
-	h, err := newHub(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
-	srv := httptest.NewServer(h.handler)
-	defer srv.Close()
+	h, srv := newTestHub(t, nil)
 
 	var sample struct {
 		Tenant, Service, Reference string

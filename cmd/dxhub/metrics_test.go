@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/dxhub/dxhub/config"
-	"github.com/dxhub/dxhub/internal/testenv"
 )
 
 // TestMetrics scrapes /metrics after a small load and checks the series an
@@ -19,20 +15,7 @@ import (
 // attempts by endpoint and outcome, breaker state, HTTP latency.
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.Hub.DataDir = t.TempDir()
-	cfg.Hub.StandardsDir = testenv.MustStandardsDir(t)
-	cfg.Workers.Count = 0
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := newHub(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
-	srv := httptest.NewServer(h.handler)
-	defer srv.Close()
+	h, srv := newTestHub(t, nil)
 
 	body, err := readFileRel("../../testdata/submissions/universeller-antrag.json")
 	if err != nil {
