@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
 )
 
 // TestMetrics scrapes /metrics after a small load and checks the series an
