@@ -88,6 +88,8 @@ type Config struct {
 	OSCI      OSCI       `mapstructure:"osci"`
 	// Reliability: circuit breakers and per-endpoint concurrency (reliability.go).
 	Reliability Reliability `mapstructure:"reliability"`
+	// Store: the database, SQLite or PostgreSQL (store.go).
+	Store Store `mapstructure:"store"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -364,6 +366,7 @@ func defaults() Config {
 		DVDV:        DefaultDVDV(),
 		OSCI:        DefaultOSCI(),
 		Reliability: DefaultReliability(),
+		Store:       DefaultStore(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -231,11 +230,7 @@ func openCacheStore(ctx context.Context, path, dataDir string) (*store.Store, er
 	if dataDir != "" {
 		dir = dataDir
 	}
-	db := filepath.Join(dir, "dxhub.db")
-	if _, err := os.Stat(db); err != nil {
-		return nil, fmt.Errorf("no hub database at %s: %w", db, err)
-	}
-	return store.OpenSQLite(ctx, db, store.Options{})
+	return openExistingStore(ctx, cfg, dir)
 }
 
 func dvdvCacheList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

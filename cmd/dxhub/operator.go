@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/user"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,11 +35,7 @@ func storeFlags(name string, stderr io.Writer) (*flagSet, func(ctx context.Conte
 		if *data != "" {
 			dir = *data
 		}
-		db := filepath.Join(dir, "dxhub.db")
-		if _, err := os.Stat(db); err != nil {
-			return nil, fmt.Errorf("no hub data at %s: %w", dir, err)
-		}
-		return store.OpenSQLite(ctx, db, store.Options{})
+		return openExistingStore(ctx, cfg, dir)
 	}
 }
 

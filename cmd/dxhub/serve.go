@@ -170,7 +170,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 			h.close()
 		}
 	}()
-	if h.store, err = store.OpenSQLite(ctx, filepath.Join(cfg.Hub.DataDir, "dxhub.db"), store.Options{}); err != nil {
+	if h.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if h.blobs, err = blob.Open(filepath.Join(cfg.Hub.DataDir, "blobs")); err != nil {

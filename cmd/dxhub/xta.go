@@ -15,7 +15,6 @@ import (
 	"github.com/dxhub/dxhub/connectors/xtabox"
 	"github.com/dxhub/dxhub/connectors/xtaclient"
 	"github.com/dxhub/dxhub/internal/blob"
-	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
 )
 
@@ -63,7 +62,7 @@ func cmdXTALeser(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := os.MkdirAll(cfg.Hub.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.Hub.DataDir, "dxhub.db"), store.Options{})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

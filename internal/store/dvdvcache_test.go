@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,12 +10,12 @@ import (
 )
 
 func TestDVDVCache(t *testing.T) {
+	forEachBackend(t, testDVDVCache)
+}
+
+func testDVDVCache(t *testing.T, openTest func(*testing.T) *Store) {
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t)
 	now := time.Date(2026, 3, 2, 10, 0, 0, 123000, time.UTC)
 	pos := DVDVCacheEntry{Kind: "service", Key: "ags:05315000 urn:s", Value: []byte(`{"id":1}`), Server: "https://a",
 		FetchedAt: now, ExpiresAt: now.Add(10 * time.Minute)}

@@ -112,8 +112,16 @@ func (s *Store) MailboxClose(ctx context.Context, reader, transportID string, at
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var subID string
 		var fetched sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT d.submission_id, d.fetched_at FROM deliveries d
-			WHERE `+mailboxWhere+` AND lower(d.transport_id) = lower(?)`, reader, transportID).Scan(&subID, &fetched)
+		q := `SELECT d.submission_id, d.fetched_at FROM deliveries d
+			WHERE ` + mailboxWhere + ` AND lower(d.transport_id) = lower(?)`
+		err := tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
+		if err == nil && s.pg() {
+			// Lock the submission, then read the delivery again under it:
+			// the lock order of every status-writing transaction.
+			if err = s.lockSubmission(ctx, tx, subID); err == nil {
+				err = tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
+			}
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("mailbox message %s for %s: %w", transportID, reader, routing.ErrNotFound)
 		}
@@ -127,7 +135,7 @@ func (s *Store) MailboxClose(ctx context.Context, reader, transportID string, at
 			return err
 		}
 		closed = true
-		return insertEvent(ctx, tx, subID, routing.StatusEvent{
+		return s.insertEvent(ctx, tx, subID, routing.StatusEvent{
 			Status: routing.StatusFetched, Time: at, Source: routing.SourceXTA,
 			Detail: "fetched by " + reader + " (XTA close)", Evidence: transportID,
 		})
@@ -159,7 +167,7 @@ func (s *Store) ReceiveInbound(ctx context.Context, rec routing.InboundRecord, e
 			return ErrDuplicate
 		}
 		for _, ev := range events {
-			if err := insertEvent(ctx, tx, rec.SubmissionID, ev); err != nil {
+			if err := s.insertEvent(ctx, tx, rec.SubmissionID, ev); err != nil {
 				return err
 			}
 		}

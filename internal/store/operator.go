@@ -88,7 +88,7 @@ var ErrNotDeadLetter = errors.New("not an open dead letter")
 func (s *Store) RetryDeadLetter(ctx context.Context, submissionID, operator string, now time.Time) (routing.Status, error) {
 	var resume routing.Status
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := openDeadLetter(ctx, tx, submissionID); err != nil {
+		if err := s.openDeadLetter(ctx, tx, submissionID); err != nil {
 			return err
 		}
 		var hasDelivery, hasMessage int
@@ -136,14 +136,14 @@ func (s *Store) RetryDeadLetter(ctx context.Context, submissionID, operator stri
 // submission stays failed and the history records who dropped it and why.
 func (s *Store) DropDeadLetter(ctx context.Context, submissionID, operator, why string, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := openDeadLetter(ctx, tx, submissionID); err != nil {
+		if err := s.openDeadLetter(ctx, tx, submissionID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE dead_letters SET resolved_at = ?, resolution = ? WHERE submission_id = ?`,
 			micros(now), truncate("dropped: "+why, 2000), submissionID); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, submissionID, routing.StatusEvent{Status: routing.StatusFailed, Time: now,
+		return s.insertEvent(ctx, tx, submissionID, routing.StatusEvent{Status: routing.StatusFailed, Time: now,
 			Source: routing.SourceHub, Detail: "dead letter dropped by " + operator + ": " + why})
 	})
 	if err != nil && !errors.Is(err, ErrNotDeadLetter) && !errors.Is(err, routing.ErrNotFound) {
@@ -152,9 +152,12 @@ func (s *Store) DropDeadLetter(ctx context.Context, submissionID, operator, why 
 	return err
 }
 
-func openDeadLetter(ctx context.Context, tx *sql.Tx, submissionID string) error {
+func (s *Store) openDeadLetter(ctx context.Context, tx *sql.Tx, submissionID string) error {
+	if err := s.lockSubmission(ctx, tx, submissionID); err != nil {
+		return err
+	}
 	var resolved sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT resolved_at FROM dead_letters WHERE submission_id = ?`, submissionID).Scan(&resolved)
+	err := tx.QueryRowContext(ctx, `SELECT resolved_at FROM dead_letters WHERE submission_id = ?`+s.forUpdate(), submissionID).Scan(&resolved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", submissionID, ErrNotDeadLetter)
 	}
@@ -341,7 +344,7 @@ func (s *Store) Replay(ctx context.Context, r ReplayRequest) (Replay, error) {
 		Operator: r.Operator, Created: r.Now}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var status string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM submissions WHERE id = ?`, r.SubmissionID).Scan(&status)
+		err := tx.QueryRowContext(ctx, `SELECT status FROM submissions WHERE id = ?`+s.forUpdate(), r.SubmissionID).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("submission %s: %w", r.SubmissionID, routing.ErrNotFound)
 		}
@@ -408,32 +411,44 @@ func (s *Store) Replay(ctx context.Context, r ReplayRequest) (Replay, error) {
 			string(routing.StatusValidated), micros(r.Now), micros(r.Now), r.SubmissionID); err != nil {
 			return err
 		}
-		if err := insertEvent(ctx, tx, r.SubmissionID, routing.StatusEvent{Status: routing.StatusValidated, Time: r.Now,
+		if err := s.insertEvent(ctx, tx, r.SubmissionID, routing.StatusEvent{Status: routing.StatusValidated, Time: r.Now,
 			Source: routing.SourceHub, Detail: detail, Evidence: m.UUID}); err != nil {
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT max(id) FROM status_events WHERE submission_id = ?`, r.SubmissionID).Scan(&rp.EventID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO replays (submission_id, seq, message_uuid, previous_message_uuid,
+		insert := `INSERT INTO replays (submission_id, seq, message_uuid, previous_message_uuid,
 			previous_transport_id, previous_status, profile_version, reason, operator, event_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.SubmissionID, r.Seq, m.UUID, rp.PreviousMessageUUID,
-			rp.PreviousTransportID, status, r.ProfileVersion, truncate(r.Reason, 2000), r.Operator, rp.EventID, micros(r.Now))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		args := []any{r.SubmissionID, r.Seq, m.UUID, rp.PreviousMessageUUID,
+			rp.PreviousTransportID, status, r.ProfileVersion, truncate(r.Reason, 2000), r.Operator, rp.EventID, micros(r.Now)}
+		var replayID int64
+		if s.pg() { // pgx has no LastInsertId
+			err = tx.QueryRowContext(ctx, insert+` RETURNING id`, args...).Scan(&replayID)
+		} else {
+			var res sql.Result
+			if res, err = tx.ExecContext(ctx, insert, args...); err == nil {
+				replayID, err = res.LastInsertId()
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("insert replay: %w", err)
 		}
-		replayID, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
 		if deliveryID.Valid {
+			// The replay ID is a bare parameter in a select list: PostgreSQL
+			// needs its type spelt out (SQLite takes the value as it is).
+			replayParam := "?"
+			if s.pg() {
+				replayParam = "CAST(? AS BIGINT)"
+			}
 			for _, q := range []string{
 				`INSERT INTO superseded_deliveries (replay_id, delivery_id, submission_id, message_uuid, transport_id, reader_key,
 					service_uri, transport, endpoint, state, attempts, last_error, created_at, delivered_at, fetched_at)
-					SELECT ?, id, submission_id, message_uuid, transport_id, reader_key, service_uri, transport, endpoint, state,
+					SELECT ` + replayParam + `, id, submission_id, message_uuid, transport_id, reader_key, service_uri, transport, endpoint, state,
 					attempts, last_error, created_at, delivered_at, fetched_at FROM deliveries WHERE id = ?`,
 				`INSERT INTO superseded_attempts (replay_id, number, started_at, finished_at, outcome, reason)
-					SELECT ?, number, started_at, finished_at, outcome, reason FROM attempts WHERE delivery_id = ? ORDER BY id`,
+					SELECT ` + replayParam + `, number, started_at, finished_at, outcome, reason FROM attempts WHERE delivery_id = ? ORDER BY id`,
 			} {
 				if _, err := tx.ExecContext(ctx, q, replayID, deliveryID.Int64); err != nil {
 					return fmt.Errorf("archive superseded delivery: %w", err)

@@ -104,6 +104,9 @@ func (s *Store) OSCIOutAttempt(ctx context.Context, transportID string, at time.
 // delivery's submission.
 func (s *Store) OSCIOutUpdate(ctx context.Context, transportID, state, card, detail string, at time.Time, ev *routing.StatusEvent) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockSubmissionOf(ctx, tx, `SELECT submission_id FROM osci_out WHERE transport_id = ?`, transportID); err != nil {
+			return fmt.Errorf("store: osci out update: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE osci_out SET state = ?, process_card = CASE WHEN ? = '' THEN process_card ELSE ? END,
 			detail = ?, updated_at = ? WHERE transport_id = ?`, state, card, card, truncate(detail, 2000), micros(at), transportID)
 		if err != nil {
@@ -119,7 +122,7 @@ func (s *Store) OSCIOutUpdate(ctx context.Context, transportID, state, card, det
 		if err := tx.QueryRowContext(ctx, `SELECT submission_id FROM osci_out WHERE transport_id = ?`, transportID).Scan(&sub); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, sub, *ev)
+		return s.insertEvent(ctx, tx, sub, *ev)
 	})
 }
 

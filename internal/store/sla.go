@@ -39,6 +39,9 @@ func (s *Store) UnfetchedDeliveries(ctx context.Context, before time.Time, limit
 func (s *Store) MarkSLABreach(ctx context.Context, submissionID string, ev routing.StatusEvent) (bool, error) {
 	marked := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockSubmission(ctx, tx, submissionID); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET sla_alerted_at = ?
 			WHERE submission_id = ? AND sla_alerted_at IS NULL AND fetched_at IS NULL`, micros(ev.Time), submissionID)
 		if err != nil {
@@ -48,7 +51,7 @@ func (s *Store) MarkSLABreach(ctx context.Context, submissionID string, ev routi
 			return nil
 		}
 		marked = true
-		return insertEvent(ctx, tx, submissionID, ev)
+		return s.insertEvent(ctx, tx, submissionID, ev)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: mark SLA breach: %w", err)
@@ -61,6 +64,9 @@ func (s *Store) MarkSLABreach(ctx context.Context, submissionID string, ev routi
 func (s *Store) ExpireDelivery(ctx context.Context, submissionID string, ev routing.StatusEvent) (bool, error) {
 	expired := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockSubmission(ctx, tx, submissionID); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'expired'
 			WHERE submission_id = ? AND state = 'delivered' AND fetched_at IS NULL`, submissionID)
 		if err != nil {
@@ -70,7 +76,7 @@ func (s *Store) ExpireDelivery(ctx context.Context, submissionID string, ev rout
 			return nil
 		}
 		expired = true
-		return insertEvent(ctx, tx, submissionID, ev)
+		return s.insertEvent(ctx, tx, submissionID, ev)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: expire delivery: %w", err)

@@ -2,7 +2,9 @@
 // messages, the work queue with leases, deliveries with their attempts and retry
 // schedule, the status history that doubles as outbox, inbound de-duplication and
 // the local Postfach. The embedded default runs on SQLite (modernc.org/sqlite, no
-// cgo) in WAL mode.
+// cgo) in WAL mode; OpenPostgres runs the same Store on PostgreSQL (pgx v5),
+// with its own migration set (migrations_pg) and dialect switches where the
+// SQL differs (see postgres.go).
 //
 // Every state change commits together with the status event announcing it
 // (DESIGN §4): callers never write a status without its event.
@@ -31,10 +33,11 @@ var migrations embed.FS
 // ErrDuplicate is returned when an inbound message's transport ID was seen before.
 var ErrDuplicate = routing.ErrDuplicate
 
-// Store is the SQLite-backed store.
+// Store is the SQL store: SQLite (OpenSQLite) or PostgreSQL (OpenPostgres).
 type Store struct {
-	db *sql.DB
-	w  *writer // group commit of all write transactions; nil while migrating
+	db      *sql.DB
+	dialect Dialect
+	w       *writer // SQLite's group commit of all write transactions; nil while migrating and on PostgreSQL
 
 	iterPurgedAt atomic.Int64 // µs of the last xta_iterations housekeeping
 }
@@ -71,7 +74,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, dialect: DialectSQLite}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -96,22 +99,46 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+	ddl, files, dir := `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`, migrations, "migrations"
+	if s.pg() {
+		ddl, files, dir = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`, migrationsPG, "migrations_pg"
+	}
+	// Several processes may start at once on one PostgreSQL database: each
+	// migration step holds a transaction-scoped advisory lock, so the first
+	// process applies it and the others wait, then find it applied.
+	lock := func(tx *sql.Tx) error {
+		if !s.pg() {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, pgMigrationLock)
+		return err
+	}
+	if err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lock(tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, ddl)
+		return err
+	}); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(files, dir+"/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+		base := strings.TrimPrefix(name, dir+"/")
 		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("store: migration %s: bad version prefix", name)
 		}
 		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if err := lock(tx); err != nil {
+				return err
+			}
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
 				return err
@@ -119,7 +146,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			body, err := migrations.ReadFile(name)
+			body, err := files.ReadFile(name)
 			if err != nil {
 				return err
 			}

@@ -29,17 +29,25 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 	}
 	var existingID string
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if ns.IdempotencyKey != "" {
+		// existing reports whether the idempotency key was used before
+		// (existingID set, or a conflict error).
+		existing := func() (bool, error) {
 			var id, hash string
 			err := tx.QueryRowContext(ctx, `SELECT id, body_hash FROM submissions WHERE portal_id = ? AND idempotency_key = ?`,
 				sub.PortalID, ns.IdempotencyKey).Scan(&id, &hash)
 			switch {
 			case err == nil && hash == ns.BodyHash:
 				existingID = id
-				return nil
+				return true, nil
 			case err == nil:
-				return routing.ErrIdempotencyConflict
+				return true, routing.ErrIdempotencyConflict
 			case !errors.Is(err, sql.ErrNoRows):
+				return false, err
+			}
+			return false, nil
+		}
+		if ns.IdempotencyKey != "" {
+			if found, err := existing(); found || err != nil {
 				return err
 			}
 		}
@@ -47,13 +55,31 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 		if ns.IdempotencyKey != "" {
 			key, hash = ns.IdempotencyKey, ns.BodyHash
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO submissions
+		insert := `INSERT INTO submissions
 			(id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at, idempotency_key, body_hash,
 			 retry_base_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if s.pg() {
+			// Another process may insert the same key between the check
+			// above and this insert (SQLite's single writer rules that out):
+			// the insert then waits for it, does nothing, and the check
+			// below finds the committed twin.
+			insert += ` ON CONFLICT (portal_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
+		}
+		res, err := tx.ExecContext(ctx, insert,
 			sub.ID, sub.PortalID, sub.Tenant, sub.Service, sub.Reference, string(applicant), form,
-			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash, micros(sub.ReceivedAt)); err != nil {
+			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash, micros(sub.ReceivedAt))
+		if err != nil {
 			return fmt.Errorf("insert submission: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("insert submission: %w", err)
+		} else if n == 0 {
+			found, err := existing()
+			if err == nil && !found {
+				err = fmt.Errorf("insert submission %s: idempotency key %q neither inserted nor found", sub.ID, ns.IdempotencyKey)
+			}
+			return err
 		}
 		for i, a := range sub.Attachments {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO attachments
@@ -62,13 +88,13 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 				return fmt.Errorf("insert attachment %d: %w", i, err)
 			}
 		}
-		if err := insertEvent(ctx, tx, sub.ID, routing.StatusEvent{
+		if err := s.insertEvent(ctx, tx, sub.ID, routing.StatusEvent{
 			Status: routing.StatusReceived, Time: sub.ReceivedAt, Source: routing.SourceHub,
 			Detail: "submission accepted from portal " + sub.PortalID, Evidence: sub.Reference,
 		}); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (submission_id, next_at, created_at) VALUES (?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (submission_id, next_at, created_at) VALUES (?, ?, ?)`,
 			sub.ID, micros(sub.ReceivedAt), micros(sub.ReceivedAt))
 		return err
 	})
@@ -165,7 +191,7 @@ func (s *Store) Events(ctx context.Context, submissionID string) ([]routing.Stat
 
 // insertEvent writes a status event and advances the submission's current status
 // when the event moves it forward (DESIGN §5). Late events stay in the history.
-func insertEvent(ctx context.Context, tx *sql.Tx, submissionID string, ev routing.StatusEvent) error {
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, submissionID string, ev routing.StatusEvent) error {
 	if !ev.Status.Valid() {
 		return fmt.Errorf("invalid status %q", ev.Status)
 	}
@@ -175,7 +201,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, submissionID string, ev routin
 		return fmt.Errorf("insert event: %w", err)
 	}
 	var cur string
-	if err := tx.QueryRowContext(ctx, `SELECT status FROM submissions WHERE id = ?`, submissionID).Scan(&cur); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM submissions WHERE id = ?`+s.forUpdate(), submissionID).Scan(&cur); err != nil {
 		return fmt.Errorf("read status of %s: %w", submissionID, err)
 	}
 	if ev.Status == routing.StatusReceived || routing.Status(cur).Advances(ev.Status) {
@@ -189,7 +215,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, submissionID string, ev routin
 
 // AppendEvent records an event for a submission (e.g. from the back-channel).
 func (s *Store) AppendEvent(ctx context.Context, submissionID string, ev routing.StatusEvent) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertEvent(ctx, tx, submissionID, ev) })
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.insertEvent(ctx, tx, submissionID, ev) })
 }
 
 func truncate(s string, n int) string {

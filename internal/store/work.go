@@ -17,12 +17,25 @@ import (
 func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET lease_owner = ?, lease_until = ?
+		q := `UPDATE jobs SET lease_owner = ?, lease_until = ?
 			WHERE submission_id IN (
 				SELECT submission_id FROM jobs
 				WHERE next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 				ORDER BY next_at LIMIT ?)
-			RETURNING submission_id`, owner, micros(now.Add(lease)), micros(now), micros(now), limit)
+			RETURNING submission_id`
+		if s.pg() {
+			// Concurrent claimers (other processes) skip the rows another
+			// one has locked instead of waiting for it and claiming nothing;
+			// the lease keeps a job with a crashed owner claimable later.
+			q = `UPDATE jobs SET lease_owner = ?, lease_until = ?
+			WHERE submission_id IN (
+				SELECT submission_id FROM jobs
+				WHERE next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+				ORDER BY next_at LIMIT ?
+				FOR UPDATE SKIP LOCKED)
+			RETURNING submission_id`
+		}
+		rows, err := tx.QueryContext(ctx, q, owner, micros(now.Add(lease)), micros(now), micros(now), limit)
 		if err != nil {
 			return err
 		}
@@ -48,11 +61,18 @@ func (s *Store) NextJobAt(ctx context.Context) (time.Time, error) {
 	// Two index lookups instead of a scan of the whole queue: the earliest
 	// unleased job (jobs_due), and among the few leased ones (jobs_leased)
 	// the earliest to become due again.
-	var v sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT min(t) FROM (
+	q := `SELECT min(t) FROM (
 		SELECT min(next_at) AS t FROM jobs WHERE lease_until IS NULL
 		UNION ALL
-		SELECT min(max(next_at, lease_until)) FROM jobs WHERE lease_until IS NOT NULL)`).Scan(&v)
+		SELECT min(max(next_at, lease_until)) FROM jobs WHERE lease_until IS NOT NULL)`
+	if s.pg() { // scalar max is GREATEST; a subquery needs an alias
+		q = `SELECT min(t) FROM (
+		SELECT min(next_at) AS t FROM jobs WHERE lease_until IS NULL
+		UNION ALL
+		SELECT min(GREATEST(next_at, lease_until)) FROM jobs WHERE lease_until IS NOT NULL) AS due`
+	}
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, q).Scan(&v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next job: %w", err)
 	}
@@ -109,7 +129,7 @@ func (s *Store) SaveMapped(ctx context.Context, msg routing.Message, ev routing.
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		return insertEvent(ctx, tx, msg.SubmissionID, ev)
+		return s.insertEvent(ctx, tx, msg.SubmissionID, ev)
 	})
 }
 
@@ -150,7 +170,7 @@ func (s *Store) message(ctx context.Context, where string, arg any) (routing.Mes
 // dead letter for the operator.
 func (s *Store) Terminate(ctx context.Context, submissionID string, ev routing.StatusEvent, deadLetter string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := insertEvent(ctx, tx, submissionID, ev); err != nil {
+		if err := s.insertEvent(ctx, tx, submissionID, ev); err != nil {
 			return err
 		}
 		if deadLetter != "" {
@@ -188,7 +208,7 @@ func (s *Store) SaveRoute(ctx context.Context, d routing.Delivery, ev routing.St
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		return insertEvent(ctx, tx, d.SubmissionID, ev)
+		return s.insertEvent(ctx, tx, d.SubmissionID, ev)
 	})
 }
 
@@ -219,6 +239,9 @@ func (s *Store) GetDelivery(ctx context.Context, submissionID string) (routing.D
 func (s *Store) RecordAttempt(ctx context.Context, r routing.AttemptResult) error {
 	d := r.Delivery
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockSubmission(ctx, tx, d.SubmissionID); err != nil {
+			return fmt.Errorf("store: record attempt: %w", err)
+		}
 		// Fencing: the attempt counts only if the delivery is still where this
 		// worker found it. A worker whose lease ran out mid-attempt finds the
 		// delivery advanced by its successor and must not record it twice.
@@ -265,7 +288,7 @@ func (s *Store) RecordAttempt(ctx context.Context, r routing.AttemptResult) erro
 			return fmt.Errorf("store: record attempt: %w", err)
 		}
 		if r.Event != nil {
-			return insertEvent(ctx, tx, d.SubmissionID, *r.Event)
+			return s.insertEvent(ctx, tx, d.SubmissionID, *r.Event)
 		}
 		return nil
 	})

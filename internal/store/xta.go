@@ -89,6 +89,9 @@ func (s *Store) XTARemoteUpdate(ctx context.Context, transportID, state string, 
 		if reportStatus >= 0 {
 			st = reportStatus
 		}
+		if err := s.lockSubmissionOf(ctx, tx, `SELECT submission_id FROM xta_remote WHERE transport_id = ?`, transportID); err != nil {
+			return fmt.Errorf("store: xta remote update: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE xta_remote SET state = ?, report_status = coalesce(?, report_status),
 			report_detail = ?, updated_at = ? WHERE transport_id = ?`, state, st, truncate(detail, 2000), micros(at), transportID)
 		if err != nil {
@@ -107,6 +110,6 @@ func (s *Store) XTARemoteUpdate(ctx context.Context, transportID, state string, 
 			}
 			return err
 		}
-		return insertEvent(ctx, tx, sub, *ev)
+		return s.insertEvent(ctx, tx, sub, *ev)
 	})
 }

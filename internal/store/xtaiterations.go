@@ -55,10 +55,17 @@ func (s *Store) XTAIterationPut(ctx context.Context, it XTAIteration, now time.T
 		}
 		if housekeeping && maxPerReader > 0 {
 			// Every reader keeps its maxPerReader iterations that expire last.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM xta_iterations WHERE request_id IN (
+			q := `DELETE FROM xta_iterations WHERE request_id IN (
 				SELECT request_id FROM (SELECT request_id, row_number() OVER (
 					PARTITION BY reader ORDER BY expires_at DESC, created_at DESC) AS rank FROM xta_iterations)
-				WHERE rank > ?)`, maxPerReader); err != nil {
+				WHERE rank > ?)`
+			if s.pg() { // a subquery in FROM needs an alias
+				q = `DELETE FROM xta_iterations WHERE request_id IN (
+				SELECT request_id FROM (SELECT request_id, row_number() OVER (
+					PARTITION BY reader ORDER BY expires_at DESC, created_at DESC) AS rank FROM xta_iterations) AS ranked
+				WHERE rank > ?)`
+			}
+			if _, err := tx.ExecContext(ctx, q, maxPerReader); err != nil {
 				return fmt.Errorf("store: trim xta iterations: %w", err)
 			}
 		}

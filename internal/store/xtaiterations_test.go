@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,9 +14,12 @@ import (
 // database (a restart, or a second process), belongs to its reader only,
 // expires, and is purged and bounded per reader.
 func TestXTAIterations(t *testing.T) {
+	forEachDB(t, testXTAIterations)
+}
+
+func testXTAIterations(t *testing.T, db testDB) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hub.db")
-	s, err := OpenSQLite(ctx, path, Options{})
+	s, err := db.openErr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +35,7 @@ func TestXTAIterations(t *testing.T) {
 	s.Close()
 
 	// Another process (or the restarted one) continues the iteration.
-	s2, err := OpenSQLite(ctx, path, Options{})
+	s2, err := db.openErr()
 	if err != nil {
 		t.Fatal(err)
 	}
