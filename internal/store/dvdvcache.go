@@ -35,7 +35,7 @@ func (s *Store) DVDVCachePut(ctx context.Context, e DVDVCacheEntry) error {
 	} else {
 		value = e.Value
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO dvdv_cache (kind, key, value, negative, detail, server, fetched_at, expires_at)
+	_, err := s.exec(ctx, `INSERT INTO dvdv_cache (kind, key, value, negative, detail, server, fetched_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, negative = excluded.negative, detail = excluded.detail,
 			server = excluded.server, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`,
@@ -83,7 +83,7 @@ func (s *Store) DVDVCacheList(ctx context.Context, kind string) ([]DVDVCacheEntr
 // DVDVCacheDelete removes the entry for (kind, key) and reports whether there
 // was one.
 func (s *Store) DVDVCacheDelete(ctx context.Context, kind, key string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM dvdv_cache WHERE kind = ? AND key = ?`, kind, key)
+	res, err := s.exec(ctx, `DELETE FROM dvdv_cache WHERE kind = ? AND key = ?`, kind, key)
 	if err != nil {
 		return false, fmt.Errorf("store: dvdv cache delete: %w", err)
 	}
@@ -94,7 +94,7 @@ func (s *Store) DVDVCacheDelete(ctx context.Context, kind, key string) (bool, er
 // DVDVCachePurge removes every entry of the kind ("" = all) and returns how
 // many there were.
 func (s *Store) DVDVCachePurge(ctx context.Context, kind string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM dvdv_cache WHERE ? = '' OR kind = ?`, kind, kind)
+	res, err := s.exec(ctx, `DELETE FROM dvdv_cache WHERE ? = '' OR kind = ?`, kind, kind)
 	if err != nil {
 		return 0, fmt.Errorf("store: dvdv cache purge: %w", err)
 	}

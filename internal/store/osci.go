@@ -77,7 +77,7 @@ func (s *Store) osciOut(ctx context.Context, where string, args ...any) ([]OSCIO
 // first sent. An existing record wins (the ID is fixed once persisted) and is
 // returned.
 func (s *Store) OSCIOutCreate(ctx context.Context, r OSCIOut) (OSCIOut, error) {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO osci_out (transport_id, submission_id, message_id, intermediary,
+	_, err := s.exec(ctx, `INSERT INTO osci_out (transport_id, submission_id, message_id, intermediary,
 		intermediary_cert, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'created', ?, ?) ON CONFLICT (transport_id) DO NOTHING`,
 		r.TransportID, r.SubmissionID, r.MessageID, r.Intermediary, r.IntermediaryCert, micros(r.CreatedAt), micros(r.CreatedAt))
 	if err != nil {
@@ -89,7 +89,7 @@ func (s *Store) OSCIOutCreate(ctx context.Context, r OSCIOut) (OSCIOut, error) {
 // OSCIOutAttempt counts a storeDelivery attempt (before it is sent), so a
 // later attempt knows an earlier one may have reached the intermediary.
 func (s *Store) OSCIOutAttempt(ctx context.Context, transportID string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE osci_out SET sends = sends + 1, updated_at = ? WHERE transport_id = ?`, micros(at), transportID)
+	res, err := s.exec(ctx, `UPDATE osci_out SET sends = sends + 1, updated_at = ? WHERE transport_id = ?`, micros(at), transportID)
 	if err != nil {
 		return fmt.Errorf("store: osci out attempt: %w", err)
 	}
@@ -138,7 +138,7 @@ type OSCIInboxItem struct {
 // OSCIInboxPut stores a fetched delivery; false when its MessageId was
 // stored before (nothing changes).
 func (s *Store) OSCIInboxPut(ctx context.Context, it OSCIInboxItem) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO osci_inbox (message_id, intermediary, fetched_at, body) VALUES (?, ?, ?, ?)
+	res, err := s.exec(ctx, `INSERT INTO osci_inbox (message_id, intermediary, fetched_at, body) VALUES (?, ?, ?, ?)
 		ON CONFLICT (message_id) DO NOTHING`, it.MessageID, it.Intermediary, micros(it.FetchedAt), it.Body)
 	if err != nil {
 		return false, fmt.Errorf("store: osci inbox put: %w", err)
@@ -171,7 +171,7 @@ func (s *Store) OSCIInboxPending(ctx context.Context, limit int) ([]OSCIInboxIte
 // OSCIInboxDone marks a stored delivery handled, with a note (why it had no
 // effect, if so).
 func (s *Store) OSCIInboxDone(ctx context.Context, messageID, note string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE osci_inbox SET handled_at = ?, note = ? WHERE message_id = ?`, micros(at), truncate(note, 2000), messageID)
+	res, err := s.exec(ctx, `UPDATE osci_inbox SET handled_at = ?, note = ? WHERE message_id = ?`, micros(at), truncate(note, 2000), messageID)
 	if err != nil {
 		return fmt.Errorf("store: osci inbox done: %w", err)
 	}

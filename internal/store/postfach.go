@@ -123,7 +123,7 @@ func insertInboundAttachments(ctx context.Context, tx *sql.Tx, rec routing.Inbou
 
 // MarkNotified records that an event was handed to the citizen's sink.
 func (s *Store) MarkNotified(ctx context.Context, eventID int64, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE status_events SET notified_at = ? WHERE id = ?`, micros(at), eventID)
+	_, err := s.exec(ctx, `UPDATE status_events SET notified_at = ? WHERE id = ?`, micros(at), eventID)
 	if err != nil {
 		return fmt.Errorf("store: mark notified: %w", err)
 	}

@@ -179,6 +179,23 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.w.do(ctx, fn)
 }
 
+// exec runs one write statement. On SQLite it goes through the group-commit
+// writer like every other write: a statement on its own connection would
+// compete with the writer for the database lock and wait in SQLite's busy
+// handler (measured: 4.5 ms per claim/release pair instead of sub-ms).
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.w == nil {
+		return s.db.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	err := s.w.do(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }

@@ -57,7 +57,7 @@ func (s *Store) PendingWebhooks(ctx context.Context, portals []string, now time.
 
 // WebhookDelivered records the portal's 2xx for an event.
 func (s *Store) WebhookDelivered(ctx context.Context, eventID int64, attempts int, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE status_events SET webhook_at = ?, webhook_attempts = ?, webhook_error = ''
+	_, err := s.exec(ctx, `UPDATE status_events SET webhook_at = ?, webhook_attempts = ?, webhook_error = ''
 		WHERE id = ?`, micros(at), attempts, eventID)
 	if err != nil {
 		return fmt.Errorf("store: webhook delivered: %w", err)
@@ -67,7 +67,7 @@ func (s *Store) WebhookDelivered(ctx context.Context, eventID int64, attempts in
 
 // WebhookFailed records a failed attempt and when to try again.
 func (s *Store) WebhookFailed(ctx context.Context, eventID int64, attempts int, next time.Time, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE status_events SET webhook_attempts = ?, webhook_next_at = ?, webhook_error = ?
+	_, err := s.exec(ctx, `UPDATE status_events SET webhook_attempts = ?, webhook_next_at = ?, webhook_error = ?
 		WHERE id = ?`, attempts, micros(next), truncate(reason, 1000), eventID)
 	if err != nil {
 		return fmt.Errorf("store: webhook failed: %w", err)

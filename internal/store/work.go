@@ -81,7 +81,7 @@ func (s *Store) NextJobAt(ctx context.Context) (time.Time, error) {
 
 // ReleaseJob gives up the lease and sets when the job is due next.
 func (s *Store) ReleaseJob(ctx context.Context, submissionID, owner string, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET next_at = ?, lease_owner = NULL, lease_until = NULL
+	_, err := s.exec(ctx, `UPDATE jobs SET next_at = ?, lease_owner = NULL, lease_until = NULL
 		WHERE submission_id = ? AND lease_owner = ?`, micros(next), submissionID, owner)
 	if err != nil {
 		return fmt.Errorf("store: release job: %w", err)
@@ -92,7 +92,7 @@ func (s *Store) ReleaseJob(ctx context.Context, submissionID, owner string, next
 // RenewLease extends owner's lease on a job; false means the lease is no
 // longer owner's (it ran out and another worker claimed the job).
 func (s *Store) RenewLease(ctx context.Context, submissionID, owner string, until time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET lease_until = ? WHERE submission_id = ? AND lease_owner = ?`,
+	res, err := s.exec(ctx, `UPDATE jobs SET lease_until = ? WHERE submission_id = ? AND lease_owner = ?`,
 		micros(until), submissionID, owner)
 	if err != nil {
 		return false, fmt.Errorf("store: renew lease: %w", err)
@@ -103,7 +103,7 @@ func (s *Store) RenewLease(ctx context.Context, submissionID, owner string, unti
 
 // FinishJob removes a submission's job (nothing left to do for the pipeline).
 func (s *Store) FinishJob(ctx context.Context, submissionID string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, submissionID); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM jobs WHERE submission_id = ?`, submissionID); err != nil {
 		return fmt.Errorf("store: finish job: %w", err)
 	}
 	return nil

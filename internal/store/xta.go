@@ -72,7 +72,7 @@ func (s *Store) xtaRemote(ctx context.Context, where string, args ...any) ([]XTA
 // XTARemoteCreate records the message ID issued for a delivery. An existing
 // record wins (the ID is fixed once persisted) and is returned.
 func (s *Store) XTARemoteCreate(ctx context.Context, r XTARemote) (XTARemote, error) {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO xta_remote (transport_id, submission_id, remote_id, endpoint, tenant, state,
+	_, err := s.exec(ctx, `INSERT INTO xta_remote (transport_id, submission_id, remote_id, endpoint, tenant, state,
 		created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'created', ?, ?) ON CONFLICT (transport_id) DO NOTHING`,
 		r.TransportID, r.SubmissionID, r.RemoteID, r.Endpoint, r.Tenant, micros(r.CreatedAt), micros(r.CreatedAt))
 	if err != nil {

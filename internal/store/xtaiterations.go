@@ -105,7 +105,7 @@ func (s *Store) XTAIterationAdvance(ctx context.Context, requestID string, curso
 	if !cursorTime.IsZero() {
 		ct = micros(cursorTime)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE xta_iterations SET cursor_time = ?, cursor_id = ?, expires_at = ? WHERE request_id = ?`,
+	if _, err := s.exec(ctx, `UPDATE xta_iterations SET cursor_time = ?, cursor_id = ?, expires_at = ? WHERE request_id = ?`,
 		ct, cursorID, micros(expires), requestID); err != nil {
 		return fmt.Errorf("store: advance xta iteration %s: %w", requestID, err)
 	}
