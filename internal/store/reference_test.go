@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dxhub/dxhub/routing"
+)
+
+// mapAndRoute saves an outbound message carrying ref for submission id and
+// routes it to reader.
+func mapAndRoute(t *testing.T, s *Store, id, ref, reader string, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := s.CreateSubmission(ctx, newSub(id)); err != nil {
+		t.Fatal(err)
+	}
+	msg := routing.Message{SubmissionID: id, UUID: "uuid-" + id, Standard: "XBau-Kernmodul", Version: "1.3.0", TypeCode: "1200",
+		RootElement: "universellerAntrag.antrag.1200", Namespace: "ns", Service: "urn:s", XML: []byte("<x/>"), ApplicationReference: ref}
+	if err := s.SaveMapped(ctx, msg, routing.StatusEvent{Status: routing.StatusValidated, Time: at, Source: routing.SourceHub}); err != nil {
+		t.Fatal(err)
+	}
+	d := routing.Delivery{SubmissionID: id, MessageUUID: msg.UUID, TransportID: "urn:de:xta:messageid:dxhub:" + id,
+		Route:         routing.Route{ReaderKey: reader, ServiceURI: "urn:s", Transport: routing.TransportXTAMailbox},
+		NextAttemptAt: at, CreatedAt: at}
+	if err := s.SaveRoute(ctx, d, routing.StatusEvent{Status: routing.StatusRouted, Time: at, Source: routing.SourceHub}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSubmissionByApplicationReference(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	const ref = "6f1c3f0e-6d2a-4c59-9f59-2b1f5a2d9a01"
+	mapAndRoute(t, s, "koeln-1", ref, "ags:05315000", t0)
+	// Another authority's submission that (by a portal's reuse) carries the same reference.
+	mapAndRoute(t, s, "bonn-1", ref, "ags:05314000", t0.Add(time.Minute))
+	mapAndRoute(t, s, "koeln-2", "0b6c8d8e-1111-4c59-9f59-2b1f5a2d9a02", "ags:05315000", t0)
+	// A message mapped without a reference (e.g. before migration 0008) never matches "".
+	mapAndRoute(t, s, "koeln-3", "", "ags:05315000", t0)
+
+	msg, err := s.OutboundMessage(ctx, "koeln-1")
+	if err != nil || msg.ApplicationReference != ref {
+		t.Fatalf("stored reference = %q %v, want %q", msg.ApplicationReference, err, ref)
+	}
+	tests := []struct {
+		name, reader, ref, want string
+	}{
+		{"own submission", "ags:05315000", ref, "koeln-1"},
+		{"quoted in upper case", "AGS:05315000", "6F1C3F0E-6D2A-4C59-9F59-2B1F5A2D9A01", "koeln-1"},
+		{"same reference, other authority", "ags:05314000", ref, "bonn-1"},
+		{"second submission", "ags:05315000", "0b6c8d8e-1111-4c59-9f59-2b1f5a2d9a02", "koeln-2"},
+		{"other authority cannot reach it", "ags:05314000", "0b6c8d8e-1111-4c59-9f59-2b1f5a2d9a02", ""},
+		{"unknown authority", "ags:09162000", ref, ""},
+		{"unknown reference", "ags:05315000", "00000000-0000-4000-8000-000000000000", ""},
+		{"empty reference", "ags:05315000", "", ""},
+		{"empty reader", "", ref, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.SubmissionByApplicationReference(ctx, tt.reader, tt.ref)
+			if tt.want == "" {
+				if !errors.Is(err, routing.ErrNotFound) {
+					t.Fatalf("got %q, %v; want ErrNotFound", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
