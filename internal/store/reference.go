@@ -31,9 +31,10 @@ func (s *Store) SubmissionByApplicationReference(ctx context.Context, readerKey,
 		return "", fmt.Errorf("application reference %q for reader %q: %w", ref, readerKey, routing.ErrNotFound)
 	}
 	var id string
+	// "<> ''" repeats the partial index's condition so SQLite can use it.
 	err := s.db.QueryRowContext(ctx, `SELECT m.submission_id FROM messages m
 		JOIN deliveries d ON d.submission_id = m.submission_id
-		WHERE m.application_reference = ? AND m.direction = 'out' AND lower(d.reader_key) = lower(?)
+		WHERE m.application_reference = ? AND m.application_reference <> '' AND m.direction = 'out' AND lower(d.reader_key) = lower(?)
 		ORDER BY m.created_at DESC, m.rowid DESC LIMIT 1`, ref, readerKey).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("application reference %s for reader %s: %w", ref, readerKey, routing.ErrNotFound)

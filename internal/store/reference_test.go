@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +14,7 @@ import (
 
 // mapAndRoute saves an outbound message carrying ref for submission id and
 // routes it to reader.
-func mapAndRoute(t *testing.T, s *Store, id, ref, reader string, at time.Time) {
+func mapAndRoute(t testing.TB, s *Store, id, ref, reader string, at time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	if _, _, err := s.CreateSubmission(ctx, newSub(id)); err != nil {
@@ -71,5 +74,56 @@ func TestSubmissionByApplicationReference(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestApplicationReferenceLookupUsesIndex: the lookup is served by the
+// partial index of migration 0008, not by scanning every message (XML
+// included) per reply.
+func TestApplicationReferenceLookupUsesIndex(t *testing.T) {
+	s := openTest(t)
+	rows, err := s.db.Query(`EXPLAIN QUERY PLAN SELECT m.submission_id FROM messages m
+		JOIN deliveries d ON d.submission_id = m.submission_id
+		WHERE m.application_reference = ? AND m.application_reference <> '' AND m.direction = 'out' AND lower(d.reader_key) = lower(?)
+		ORDER BY m.created_at DESC, m.rowid DESC LIMIT 1`, "x", "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	joined := strings.Join(plan, "; ")
+	if !strings.Contains(joined, "messages_application_reference") || strings.Contains(joined, "SCAN m") {
+		t.Fatalf("query plan: %s", joined)
+	}
+}
+
+// BenchmarkSubmissionByApplicationReference looks up one reference among
+// 5,000 routed submissions.
+func BenchmarkSubmissionByApplicationReference(b *testing.B) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "hub.db"), Options{Synchronous: "NORMAL"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5000
+	refs := make([]string, n)
+	for i := range refs {
+		refs[i] = fmt.Sprintf("6f1c3f0e-6d2a-4c59-9f59-%012d", i)
+		mapAndRoute(b, s, fmt.Sprintf("s%05d", i), refs[i], "ags:05315000", t0)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.SubmissionByApplicationReference(ctx, "ags:05315000", refs[i%n]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
