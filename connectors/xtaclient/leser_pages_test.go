@@ -74,10 +74,11 @@ func newLeserEnv(t *testing.T) *leserEnv {
 	return &leserEnv{st: f.st, blobs: blobs, in: xtaclient.Inbox{Receiver: back, Blobs: blobs}, ref: ref}
 }
 
-// TestLeserBescheidReachesPostfach: a 1170 "Bescheid erteilt" with the
-// Bescheid PDF, picked up by the Leser from a remote XTA mailbox, reaches the
-// citizen's Postfach with the PDF byte for byte (the attachment is not only
-// kept in the blob store but linked to the message's status event).
+// TestLeserBescheidReachesPostfach: a 1170 "Bescheid erteilt" and a 0205
+// Bescheid, each with the Bescheid PDF, picked up by the Leser from a remote
+// XTA mailbox, reach the citizen's Postfach with the PDF byte for byte (the
+// attachment is not only kept in the blob store but linked to the message's
+// status event).
 func TestLeserBescheidReachesPostfach(t *testing.T) {
 	ctx := context.Background()
 	e := newLeserEnv(t)
@@ -87,15 +88,29 @@ func TestLeserBescheidReachesPostfach(t *testing.T) {
 	for i := 0; i < 64<<10; i++ {
 		pdf = append(pdf, byte(i*7))
 	}
-	for _, mtom := range []bool{false, true} {
-		t.Run(fmt.Sprintf("mtom=%v", mtom), func(t *testing.T) {
-			r := startRemote(t, mtom)
-			doc, err := xoev.BuildStatus1170(e.ref.Header, "10", time.Time{}, xoev.Reply{UUID: uuid.NewString(), Created: time.Now(), Reference: e.ref.Reference,
-				CaseNumber: "63-2026-0815"})
+	builds := []struct {
+		name string
+		mtom bool
+		doc  func() (xoev.Document, error)
+	}{
+		{"1170 inline", false, func() (xoev.Document, error) {
+			return xoev.BuildStatus1170(e.ref.Header, "10", time.Time{}, xoev.Reply{UUID: uuid.NewString(), Created: time.Now(),
+				Reference: e.ref.Reference, CaseNumber: "63-2026-0815"})
+		}},
+		{"0205 MTOM", true, func() (xoev.Document, error) {
+			return xoev.BuildBescheid0205(e.ref.Header, xoev.Bescheid{Granted: true, Documents: []xoev.BescheidDocument{{
+				Bezeichnung: "Baugenehmigung", AnlageArt: "9999", MimeType: "application/pdf", DokumentID: "bescheid-1",
+				Filename: "Bescheid-63-2026-0815.pdf"}}}, xoev.Reply{Created: time.Now(), Reference: e.ref.Reference, CaseNumber: "63-2026-0815"})
+		}},
+	}
+	for _, bt := range builds {
+		t.Run(bt.name, func(t *testing.T) {
+			r := startRemote(t, bt.mtom)
+			doc, err := bt.doc()
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := fmt.Sprintf("urn:de:xta:messageid:fv:1170-%v", mtom)
+			id := "urn:de:xta:messageid:fv:" + doc.UUID
 			r.backend.Deliver(xta.MessageMeta{MessageID: id, AuthorKey: readerKey, ReaderKey: hubKey,
 				Service: service, BusinessScenario: xta.Code{Code: "XBAU_DATA"}, MessageType: xta.Code{Code: doc.RootElement},
 				PayloadSchema: doc.Namespace},
@@ -109,7 +124,7 @@ func TestLeserBescheidReachesPostfach(t *testing.T) {
 			}
 		})
 	}
-	// Both 1170s (inline base64 and MTOM) are "decided" events with the PDF.
+	// The 1170 (inline base64) and the 0205 (MTOM) are "decided" events with the PDF.
 	d := &servicekonto.Dispatcher{Store: e.st, Sink: &servicekonto.LocalSink{Store: e.st, Clock: fixedClock(time.Now())},
 		Texts: servicekonto.DefaultTexts(), Clock: fixedClock(time.Now()), Logger: slog.New(slog.DiscardHandler)}
 	if _, err := d.RunOnce(ctx); err != nil {
