@@ -82,10 +82,7 @@ func TestSubmissionByApplicationReference(t *testing.T) {
 // included) per reply.
 func TestApplicationReferenceLookupUsesIndex(t *testing.T) {
 	s := openTest(t)
-	rows, err := s.db.Query(`EXPLAIN QUERY PLAN SELECT m.submission_id FROM messages m
-		JOIN deliveries d ON d.submission_id = m.submission_id
-		WHERE m.application_reference = ? AND m.application_reference <> '' AND m.direction = 'out' AND lower(d.reader_key) = lower(?)
-		ORDER BY m.created_at DESC, m.rowid DESC LIMIT 1`, "x", "y")
+	rows, err := s.db.Query("EXPLAIN QUERY PLAN "+applicationReferenceQuery, "x", "y", "y")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,5 +122,28 @@ func BenchmarkSubmissionByApplicationReference(b *testing.B) {
 		if _, err := s.SubmissionByApplicationReference(ctx, "ags:05315000", refs[i%n]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReplayCarriesApplicationReference: a submission whose message was
+// stored without a reference (mapped before migration 0008) becomes reachable
+// by reference once a replay stores the re-mapped message, which carries it.
+func TestReplayCarriesApplicationReference(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	const ref = "0b6c8d8e-2222-4c59-9f59-2b1f5a2d9a03"
+	mapAndRoute(t, s, "old-1", "", "ags:05315000", t0)
+	if _, err := s.SubmissionByApplicationReference(ctx, "ags:05315000", ref); !errors.Is(err, routing.ErrNotFound) {
+		t.Fatalf("before the replay: %v, want ErrNotFound", err)
+	}
+	msg := routing.Message{SubmissionID: "old-1", UUID: "uuid-old-1-replay", Standard: "XBau-Kernmodul", Version: "1.3.0",
+		TypeCode: "1200", RootElement: "universellerAntrag.antrag.1200", Namespace: "ns", Service: "urn:s", XML: []byte("<x r='1'/>"),
+		ApplicationReference: strings.ToUpper(ref)}
+	if _, err := s.Replay(ctx, ReplayRequest{SubmissionID: "old-1", Seq: 1, Message: msg, Reason: "re-map", Operator: "test",
+		Now: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.SubmissionByApplicationReference(ctx, "ags:05315000", ref); err != nil || id != "old-1" {
+		t.Fatalf("after the replay: %q %v", id, err)
 	}
 }
