@@ -147,3 +147,49 @@ func TestReplayCarriesApplicationReference(t *testing.T) {
 		t.Fatalf("after the replay: %q %v", id, err)
 	}
 }
+
+// TestMigration0008Backfill runs the backfill of migration 0008 over messages
+// stored without a reference (as before the migration): a 1200 or 0200 whose
+// portal reference is a UUID gets it (lower-case); other references, other
+// message types and inbound messages stay without.
+func TestMigration0008Backfill(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	body, err := migrations.ReadFile("migrations/0008_application_reference.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, backfill, ok := strings.Cut(string(body), "-- Backfill")
+	if !ok {
+		t.Fatal("migration 0008 has no backfill section")
+	}
+	backfill = backfill[strings.IndexByte(backfill, '\n'):] // the rest of the marker's comment line
+	const uuidRef = "6F1C3F0E-6D2A-4C59-9F59-2B1F5A2D9A01"
+	for _, c := range []struct{ id, reference, root string }{
+		{"uuid-1200", " " + uuidRef + " ", "universellerAntrag.antrag.1200"},
+		{"uuid-0200", "0b6c8d8e-1111-4c59-9f59-2b1f5a2d9a02", "baugenehmigung.antrag.0200"},
+		{"plain-ref", "AZ-4711", "universellerAntrag.antrag.1200"},
+		{"xdomea", "0b6c8d8e-3333-4c59-9f59-2b1f5a2d9a04", "Abgabe.Abgabe.0401"},
+	} {
+		sub := newSub(c.id)
+		sub.Reference = c.reference
+		if _, _, err := s.CreateSubmission(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		msg := routing.Message{SubmissionID: c.id, UUID: "uuid-" + c.id, Standard: "X", Version: "1", TypeCode: "1200",
+			RootElement: c.root, Namespace: "ns", Service: "urn:s", XML: []byte("<x/>")}
+		if err := s.SaveMapped(ctx, msg, routing.StatusEvent{Status: routing.StatusValidated, Time: t0, Source: routing.SourceHub}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, backfill); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"uuid-1200": strings.ToLower(uuidRef), "uuid-0200": "0b6c8d8e-1111-4c59-9f59-2b1f5a2d9a02",
+		"plain-ref": "", "xdomea": ""} {
+		m, err := s.OutboundMessage(ctx, id)
+		if err != nil || m.ApplicationReference != want {
+			t.Errorf("%s: reference %q, %v; want %q", id, m.ApplicationReference, err, want)
+		}
+	}
+}
