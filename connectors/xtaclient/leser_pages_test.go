@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -256,5 +257,35 @@ func TestLeserFollowsStatusListPages(t *testing.T) {
 				t.Errorf("acknowledged events = %d, want %d (one per reply)", acks, total)
 			}
 		})
+	}
+}
+
+// TestLeserNextPageFault: when getNextStatusList fails, the messages of the
+// pages before stay persisted and closed, the run reports the failure, and
+// the next run picks up the rest.
+func TestLeserNextPageFault(t *testing.T) {
+	ctx := context.Background()
+	e := newLeserEnv(t)
+	r := startPagedRemote(t, 2)
+	for i := 0; i < 5; i++ {
+		doc, err := xoev.BuildReceipt1120(e.ref.Header, xoev.Reply{UUID: uuid.NewString(), Created: time.Now(), Reference: e.ref.Reference})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.backend.Deliver(xta.MessageMeta{MessageID: fmt.Sprintf("urn:de:xta:messageid:fv:%02d", i), AuthorKey: readerKey,
+			ReaderKey: hubKey, Service: service, BusinessScenario: xta.Code{Code: "XBAU_DATA"},
+			MessageType: xta.Code{Code: doc.RootElement}, PayloadSchema: doc.Namespace},
+			xtatest.Blob{ContentType: "application/xml", Data: doc.XML})
+	}
+	a := newFixture(t).adapter(t, xtaclient.Options{RetryMax: -1})
+	jobs := []xtaclient.LeserJob{{LeserOptions: xtaclient.LeserOptions{Endpoint: r.url, Identity: hubKey, SpoolDir: t.TempDir()}}}
+	r.faults.Inject(xta.ActionGetNextStatusList, xtatest.Fault{Kind: xtatest.SOAPFault, Code: xta.CodeInternalError})
+	res := a.RunLeser(ctx, jobs, e.in)
+	if res[0].Closed != 2 || res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "getNextStatusList (page 2)") {
+		t.Fatalf("first run: closed %d, err %v; want 2 and the getNextStatusList failure", res[0].Closed, res[0].Err)
+	}
+	res = a.RunLeser(ctx, jobs, e.in)
+	if res[0].Closed != 3 || res[0].Err != nil {
+		t.Fatalf("second run: closed %d, err %v; want the remaining 3", res[0].Closed, res[0].Err)
 	}
 }
