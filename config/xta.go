@@ -135,6 +135,9 @@ type XTALeserJob struct {
 	Tenant   string `mapstructure:"tenant"`
 	Identity string `mapstructure:"identity"`
 	Schedule string `mapstructure:"schedule"`
+	// Max bounds the messages one run fetches, over all getStatusList /
+	// getNextStatusList pages (0: 100); the rest wait for the next run.
+	Max int `mapstructure:"max"`
 }
 
 // Validate checks the XTA section; key is its prefix (e.g. "xta"). Every
@@ -268,6 +271,9 @@ func (x *XTA) Validate(key string) error {
 			if n := len(strings.Split(j.Endpoint, "|")); n != 1 && n != 3 {
 				add(k+".endpoint", "give a base URL or three URLs management|send|msgbox")
 			}
+		}
+		if j.Max < 0 || j.Max > 10000 {
+			add(k+".max", "%d is out of range (0–10000 messages per run; 0: 100)", j.Max)
 		}
 		if j.Identity != "" && !strings.Contains(j.Identity, ":") {
 			add(k+".identity", "%q is not an organisation key such as kop:0500000001", j.Identity)

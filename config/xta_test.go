@@ -69,9 +69,9 @@ func TestXTAValidateTLSFiles(t *testing.T) {
 		{"default cert ok, server CA garbage", XTA{Client: XTAClient{CertFile: crt, KeyFile: key, ServerCAFile: garbage}},
 			[]string{"xta.client.serverCAFile: " + garbage + " holds no PEM certificate"}},
 		{"leser", XTA{Client: XTAClient{Leser: []XTALeserJob{{Endpoint: "ftp://x", Identity: "hub", Schedule: "every day"},
-			{Endpoint: "https://a|https://b", Identity: "kop:1", Schedule: "@every 1m"}}}},
+			{Endpoint: "https://a|https://b", Identity: "kop:1", Schedule: "@every 1m", Max: -1}}}},
 			[]string{`xta.client.leser[0].endpoint: "ftp://x"`, `xta.client.leser[0].identity: "hub"`, `xta.client.leser[0].schedule: "every day"`,
-				"xta.client.leser[1].endpoint: give a base URL or three URLs"}},
+				"xta.client.leser[1].endpoint: give a base URL or three URLs", "xta.client.leser[1].max: -1 is out of range"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

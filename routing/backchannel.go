@@ -28,9 +28,12 @@ type InboundReport struct {
 }
 
 // ReferenceStore is implemented by inbound stores that can also find a
-// submission by the application reference its outbound message carried.
+// submission by the application reference its outbound message carried. The
+// lookup is scoped to readerKey, the organisation the reply comes from: only
+// a submission delivered to that reader may match (ErrNotFound otherwise), so
+// an authority cannot reach another's submission by quoting its reference.
 type ReferenceStore interface {
-	SubmissionByApplicationReference(ctx context.Context, ref string) (string, error)
+	SubmissionByApplicationReference(ctx context.Context, readerKey, ref string) (string, error)
 }
 
 // InboundParser reads an XÖV back-channel document. It fails only for input
@@ -108,12 +111,16 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 	switch {
 	case rep.ReferencedUUID == "" && (rep.ApplicationReference == "" || refStore == nil):
 		rec.Note = "no reference to an earlier message"
+	case rep.ReferencedUUID == "" && in.AuthorKey == "":
+		// The reference lookup is scoped to the sender; without one it
+		// could reach any authority's submission.
+		rec.Note = "application reference " + rep.ApplicationReference + " from an unknown author; not correlated"
 	default:
 		var subID string
 		if rep.ReferencedUUID != "" {
 			subID, err = b.Store.SubmissionByMessageUUID(ctx, rep.ReferencedUUID)
 		} else {
-			subID, err = refStore.SubmissionByApplicationReference(ctx, rep.ApplicationReference)
+			subID, err = refStore.SubmissionByApplicationReference(ctx, in.AuthorKey, rep.ApplicationReference)
 		}
 		if errors.Is(err, ErrNotFound) {
 			if rep.ReferencedUUID != "" {

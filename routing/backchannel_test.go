@@ -75,17 +75,21 @@ func TestBackChannel(t *testing.T) {
 	}
 }
 
-// refStore adds correlation by application reference to the real store.
+// inboundOnly hides every method of the store but routing.InboundStore's.
+type inboundOnly struct{ routing.InboundStore }
+
+// refStore adds correlation by application reference to the real store;
+// refs is keyed by "readerKey ref" (the lookup is scoped to the reader).
 type refStore struct {
 	routing.InboundStore
 	refs map[string]string
 }
 
-func (r refStore) SubmissionByApplicationReference(_ context.Context, ref string) (string, error) {
-	if id, ok := r.refs[ref]; ok {
+func (r refStore) SubmissionByApplicationReference(_ context.Context, readerKey, ref string) (string, error) {
+	if id, ok := r.refs[readerKey+" "+ref]; ok {
 		return id, nil
 	}
-	return "", fmt.Errorf("reference %s: %w", ref, routing.ErrNotFound)
+	return "", fmt.Errorf("reference %s for %s: %w", ref, readerKey, routing.ErrNotFound)
 }
 
 // TestBackChannelApplicationReference: a message that names no message (XBau
@@ -101,20 +105,22 @@ func TestBackChannelApplicationReference(t *testing.T) {
 		"unknown": {MessageUUID: "r2", TypeCode: "1121", ApplicationReference: "ref-other", Status: routing.StatusAcknowledged},
 	}
 	tenants := map[string]routing.Tenant{"05315000": {AGS: "05315000", DVDVKey: "ags:05315000"}}
-	withRefs := &routing.BackChannel{Store: refStore{e.store, map[string]string{"ref-s1": "s1"}}, Clock: e.clock, Tenants: tenants, Parser: parser}
-	plain := &routing.BackChannel{Store: e.store, Clock: e.clock, Tenants: tenants, Parser: parser}
+	withRefs := &routing.BackChannel{Store: refStore{e.store, map[string]string{"ags:05315000 ref-s1": "s1"}}, Clock: e.clock, Tenants: tenants, Parser: parser}
+	plain := &routing.BackChannel{Store: inboundOnly{e.store}, Clock: e.clock, Tenants: tenants, Parser: parser}
 	for i, tt := range []struct {
-		name, payload     string
-		bc                *routing.BackChannel
-		wantSub, wantNote string
+		name, payload, author string
+		bc                    *routing.BackChannel
+		wantSub, wantNote     string
 	}{
-		{"correlated by reference", "1121", withRefs, "s1", ""},
-		{"unknown reference kept", "unknown", withRefs, "", "unknown application reference ref-other"},
-		{"store without reference lookup", "1121", plain, "", "no reference"},
+		{"correlated by reference", "1121", "ags:05315000", withRefs, "s1", ""},
+		{"unknown reference kept", "unknown", "ags:05315000", withRefs, "", "unknown application reference ref-other"},
+		{"other authority's reference not found", "1121", "ags:05314000", withRefs, "", "unknown application reference ref-s1"},
+		{"no author not correlated", "1121", "", withRefs, "", "from an unknown author"},
+		{"store without reference lookup", "1121", "ags:05315000", plain, "", "no reference"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec, err := tt.bc.Receive(ctx, routing.Inbound{TransportID: fmt.Sprint("urn:ref:", i), Transport: routing.TransportXTAMailbox,
-				AuthorKey: "ags:05315000", Payload: []byte(tt.payload)})
+				AuthorKey: tt.author, Payload: []byte(tt.payload)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -138,7 +138,10 @@ type Message struct {
 	RootElement  string // e.g. "universellerAntrag.antrag.1200"
 	Namespace    string // target namespace of the root element
 	Service      string // DVDV service URI the message belongs to
-	XML          []byte
+	// ApplicationReference is the application's reference the message carries
+	// (XBau referenzAntragsservice); replies that name no message quote it.
+	ApplicationReference string
+	XML                  []byte
 	// Attachments says how each submission attachment travels with the message
 	// so that the XML's references resolve (transport attachment ID and name).
 	Attachments []MessageAttachment

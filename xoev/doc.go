@@ -110,9 +110,11 @@
 // baugenehmigung 0201 formellePruefung → "in_progress", 0205 bescheid →
 // "decided" (with its documents); XInneres 0010 → "rejected", 0020 →
 // "acknowledged"; anything else well-formed → "unknown" with its header.
-// BuildReceipt1120, BuildAktenzeichen1121, BuildStatus1170 and
-// BuildRejection1100 produce valid replies to a parsed 1200 (for tests and the
-// Fachverfahren simulator).
+// BuildReceipt1120, BuildAktenzeichen1121, BuildStatus1170,
+// BuildRejection1100 and the XBau 2.6 BuildFormellePruefung0201 and
+// BuildBescheid0205 produce valid replies to a parsed 1200 (for tests and the
+// Fachverfahren simulator); Reply.ReferenceOnly makes them name the
+// application only by bezug/referenz.
 //
 // # Validation and code lists
 //

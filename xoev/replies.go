@@ -19,6 +19,11 @@ type Reply struct {
 	// Reference is bezug/referenz: the referenzAntragsservice of the
 	// application (Inbound.Reference of the parsed 1200). Optional.
 	Reference string
+	// ReferenceOnly leaves bezug/bezugNachricht out: the reply names the
+	// application only by Reference (bezug/referenz), as a Fachverfahren does
+	// that answers outside the message exchange (e.g. a 1121 sent when the
+	// Aktenzeichen is assigned). Requires Reference; ignored by the 1100.
+	ReferenceOnly bool
 	// CaseNumber is bezug/vorgang, the authority's Aktenzeichen. Optional.
 	CaseNumber string
 	// Text is information (1120) or begruendung (1170). Optional.
@@ -44,7 +49,8 @@ func BuildReceipt1120(ref Header, r Reply) (Document, error) {
 // BuildAktenzeichen1121 builds a prozessnachrichten.aktenzeichen.1121 that
 // tells the applicant the Aktenzeichen (r.CaseNumber, required) under which
 // the authority handles the application ref. The reply quotes ref in
-// bezug/bezugNachricht as well as r.Reference, so either correlates it.
+// bezug/bezugNachricht as well as r.Reference, so either correlates it;
+// with r.ReferenceOnly it names the application only by r.Reference.
 func BuildAktenzeichen1121(ref Header, r Reply) (Document, error) {
 	if strings.TrimSpace(r.CaseNumber) == "" {
 		return Document{}, fmt.Errorf("xoev: reply %s: CaseNumber (the Aktenzeichen) is required", Code1121)
@@ -102,27 +108,32 @@ func BuildRejection1100(ref Header, original []byte, reasons []Reason, r Reply) 
 	})
 }
 
-func buildReply(ref Header, r Reply, root, typeCode, discriminator string, body func(*message) error) (Document, error) {
+// replyHeader checks a reply's data and returns its nachrichtenkopf: the
+// reply travels the other way, from ref's reader to ref's author.
+func replyHeader(ref Header, r Reply, typeCode, discriminator string) (headerData, error) {
 	if !isUUID(ref.UUID) || ref.TypeCode == "" {
-		return Document{}, fmt.Errorf("xoev: reply %s: referenced header needs nachrichtenUUID and nachrichtentyp", typeCode)
+		return headerData{}, fmt.Errorf("xoev: reply %s: referenced header needs nachrichtenUUID and nachrichtentyp", typeCode)
 	}
 	if r.Created.IsZero() {
-		return Document{}, fmt.Errorf("xoev: reply %s: Created is zero", typeCode)
+		return headerData{}, fmt.Errorf("xoev: reply %s: Created is zero", typeCode)
 	}
 	if ref.CreatedText == "" && ref.Created.IsZero() {
-		return Document{}, fmt.Errorf("xoev: reply %s: referenced header has no erstellungszeitpunkt", typeCode)
+		return headerData{}, fmt.Errorf("xoev: reply %s: referenced header has no erstellungszeitpunkt", typeCode)
+	}
+	if r.ReferenceOnly && r.Reference == "" {
+		return headerData{}, fmt.Errorf("xoev: reply %s: ReferenceOnly needs the Reference (bezug/referenz)", typeCode)
 	}
 	if r.Reference != "" && !isUUID(r.Reference) {
-		return Document{}, fmt.Errorf("xoev: reply %s: Reference %q is not a UUID", typeCode, r.Reference)
+		return headerData{}, fmt.Errorf("xoev: reply %s: Reference %q is not a UUID", typeCode, r.Reference)
 	}
 	// The reply travels the other way: the 1200's reader is its author.
 	reader, err := checkParty("reader", Party{Key: ref.AuthorKey, Name: ref.AuthorName})
 	if err != nil {
-		return Document{}, err
+		return headerData{}, err
 	}
 	author, err := checkParty("author", Party{Key: ref.ReaderKey, Name: ref.ReaderName})
 	if err != nil {
-		return Document{}, err
+		return headerData{}, err
 	}
 	id := r.UUID
 	if id == "" {
@@ -133,14 +144,23 @@ func buildReply(ref Header, r Reply, root, typeCode, discriminator string, body 
 		id = derivedUUID(name)
 	}
 	if !isUUID(id) {
-		return Document{}, fmt.Errorf("xoev: reply %s: UUID %q is not a UUID", typeCode, id)
+		return headerData{}, fmt.Errorf("xoev: reply %s: UUID %q is not a UUID", typeCode, id)
 	}
 	vd := r.VerzeichnisdienstVersion
 	if vd == "" {
 		vd = DefaultListVersions.Verzeichnisdienst
 	}
+	return headerData{UUID: id, TypeCode: typeCode, Created: r.Created, Reader: reader, Author: author, VerzeichnisdienstVersion: vd}, nil
+}
+
+func buildReply(ref Header, r Reply, root, typeCode, discriminator string, body func(*message) error) (Document, error) {
+	hd, err := replyHeader(ref, r, typeCode, discriminator)
+	if err != nil {
+		return Document{}, err
+	}
+	id := hd.UUID
 	m := newMessage(root, r.Product, r.Test, true)
-	m.header(headerData{UUID: id, TypeCode: typeCode, Created: r.Created, Reader: reader, Author: author, VerzeichnisdienstVersion: vd})
+	m.header(hd)
 	if root != Root1100 {
 		b := m.root.CreateElement("bezug")
 		if r.Reference != "" {
@@ -149,7 +169,9 @@ func buildReply(ref Header, r Reply, root, typeCode, discriminator string, body 
 		if v := strings.TrimSpace(r.CaseNumber); v != "" {
 			text(b, "vorgang", v)
 		}
-		bezugNachricht(b, "bezugNachricht", ref)
+		if !r.ReferenceOnly {
+			bezugNachricht(b, "bezugNachricht", ref)
+		}
 	}
 	if err := body(m); err != nil {
 		return Document{}, err

@@ -74,7 +74,7 @@ func leserJobs(cfg *config.Config) []xtaclient.LeserJob {
 	jobs := make([]xtaclient.LeserJob, len(cfg.XTA.Client.Leser))
 	for i, j := range cfg.XTA.Client.Leser {
 		jobs[i] = xtaclient.LeserJob{Schedule: j.Schedule, LeserOptions: xtaclient.LeserOptions{
-			Endpoint: j.Endpoint, Tenant: j.Tenant, Identity: j.Identity,
+			Endpoint: j.Endpoint, Tenant: j.Tenant, Identity: j.Identity, Max: j.Max,
 			SpoolDir: filepath.Join(cfg.Hub.DataDir, "spool")}}
 	}
 	return jobs

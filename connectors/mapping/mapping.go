@@ -55,7 +55,7 @@ func (m Mapper) Map(ctx context.Context, in routing.MapInput) (routing.Message, 
 	}
 	msg := routing.Message{
 		UUID: doc.UUID, Standard: doc.Standard, Version: doc.Version, TypeCode: doc.TypeCode,
-		RootElement: doc.RootElement, Namespace: doc.Namespace, XML: doc.XML,
+		RootElement: doc.RootElement, Namespace: doc.Namespace, XML: doc.XML, ApplicationReference: doc.ReferenceUUID,
 	}
 	for _, a := range doc.Attachments {
 		msg.Attachments = append(msg.Attachments, routing.MessageAttachment{

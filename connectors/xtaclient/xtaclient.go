@@ -462,7 +462,8 @@ type LeserOptions struct {
 	SpoolDir        string
 }
 
-// FetchReplies is the Leser job: getStatusList → for each message
+// FetchReplies is the Leser job: getStatusList (and getNextStatusList while
+// items are pending, at most Max messages per run) → for each message
 // getMessage → persist → close. close is sent only after persist returned
 // nil (persist must de-duplicate by MessageID: a crash between persist and
 // close delivers the message again). It returns how many were closed and
@@ -479,27 +480,7 @@ func (a *Adapter) FetchReplies(ctx context.Context, o LeserOptions, persist func
 	if err := c.CheckAccountActive(ctx); err != nil {
 		return 0, fmt.Errorf("xtaclient: leser %s: %w", o.Identity, err)
 	}
-	page, err := c.GetStatusList(ctx, o.Max, nil)
-	if err != nil {
-		return 0, fmt.Errorf("xtaclient: leser %s: %w", o.Identity, err)
-	}
-	// A message that cannot be fetched or persisted stays in the remote
-	// mailbox (it is not closed) and is tried again on the next run; it does
-	// not hold up the messages behind it.
-	n := 0
-	var errs []error
-	for _, m := range page.Metas {
-		if err := a.fetchOne(ctx, c, o, m.MessageID, page.RequestID, persist); err != nil {
-			a.log.Error("xtaclient: leser: message left in the remote mailbox", "identity", o.Identity, "message_id", m.MessageID, "err", err)
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		n++
-	}
-	return n, errors.Join(errs...)
+	return a.fetchPages(ctx, c, o, persist)
 }
 
 func (a *Adapter) fetchOne(ctx context.Context, c *xta.Client, o LeserOptions, id, requestID string, persist func(context.Context, Reply) error) error {

@@ -391,10 +391,11 @@ func (s *Store) Replay(ctx context.Context, r ReplayRequest) (Replay, error) {
 		}
 		m := r.Message
 		if _, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments, created_at)
-			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments,
+			application_reference, created_at)
+			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.UUID, r.SubmissionID, m.Standard, m.Version, m.TypeCode, m.RootElement, m.Namespace, m.Service, m.XML,
-			string(atts), micros(r.Now)); err != nil {
+			string(atts), normalizeReference(m.ApplicationReference), micros(r.Now)); err != nil {
 			return fmt.Errorf("save message %s: %w", m.UUID, err)
 		}
 		detail := fmt.Sprintf("replay %d by %s: %s; new message %s", r.Seq, r.Operator, r.Reason, m.UUID)

@@ -119,10 +119,11 @@ func (s *Store) SaveMapped(ctx context.Context, msg routing.Message, ev routing.
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments, created_at)
-			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments,
+			application_reference, created_at)
+			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
 			msg.UUID, msg.SubmissionID, msg.Standard, msg.Version, msg.TypeCode, msg.RootElement, msg.Namespace,
-			msg.Service, msg.XML, string(atts), micros(ev.Time))
+			msg.Service, msg.XML, string(atts), normalizeReference(msg.ApplicationReference), micros(ev.Time))
 		if err != nil {
 			return fmt.Errorf("store: save message: %w", err)
 		}
@@ -149,8 +150,8 @@ func (s *Store) message(ctx context.Context, where string, arg any) (routing.Mes
 	var sub sql.NullString
 	var atts string
 	err := s.db.QueryRowContext(ctx, `SELECT uuid, submission_id, standard, version, type_code, root_element, namespace, service, xml,
-		attachments FROM messages `+where+` ORDER BY created_at DESC, rowid DESC LIMIT 1`, arg).Scan(&m.UUID, &sub, &m.Standard, &m.Version, &m.TypeCode,
-		&m.RootElement, &m.Namespace, &m.Service, &m.XML, &atts)
+		attachments, application_reference FROM messages `+where+` ORDER BY created_at DESC, rowid DESC LIMIT 1`, arg).Scan(&m.UUID, &sub,
+		&m.Standard, &m.Version, &m.TypeCode, &m.RootElement, &m.Namespace, &m.Service, &m.XML, &atts, &m.ApplicationReference)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("message: %w", routing.ErrNotFound)
 	}
