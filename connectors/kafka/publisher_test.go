@@ -111,7 +111,6 @@ type recordView struct {
 	value        []byte
 }
 
-
 func TestPublisherOrderPerSubmission(t *testing.T) {
 	c, cfg := startCluster(t, 3, "status")
 	st := openStore(t, "")
@@ -173,8 +172,10 @@ func (failingMark) KafkaPublished(context.Context, []int64, time.Time) error {
 // failingWriter fails every write, as when the brokers are unreachable.
 type failingWriter struct{}
 
-func (failingWriter) WriteMessages(context.Context, ...Message) error { return errors.New("brokers unreachable") }
-func (failingWriter) Close() error                                      { return nil }
+func (failingWriter) WriteMessages(context.Context, ...Message) error {
+	return errors.New("brokers unreachable")
+}
+func (failingWriter) Close() error { return nil }
 
 func TestPublisherRestartLosesNothing(t *testing.T) {
 	c, cfg := startCluster(t, 2, "status")
