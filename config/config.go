@@ -88,6 +88,8 @@ type Config struct {
 	OSCI      OSCI       `mapstructure:"osci"`
 	// Reliability: circuit breakers and per-endpoint concurrency (reliability.go).
 	Reliability Reliability `mapstructure:"reliability"`
+	// Kafka: status topic and intake connector (kafka.go).
+	Kafka Kafka `mapstructure:"kafka"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -354,6 +356,7 @@ func defaults() Config {
 		DVDV:        DefaultDVDV(),
 		OSCI:        DefaultOSCI(),
 		Reliability: DefaultReliability(),
+		Kafka:       DefaultKafka(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

@@ -82,6 +82,7 @@ func (c *Config) Validate() error {
 	c.validatePortals(&p)
 	c.validateServices(&p)
 	c.validateReliability(&p)
+	c.validateKafka(&p)
 	c.validateEndpoints(&p)
 	if f := c.Mailbox.Messages; f != "" {
 		if st, err := os.Stat(f); err != nil {
