@@ -14,7 +14,7 @@ import (
 )
 
 // startCluster starts a kfake broker on 127.0.0.1 with the topics seeded.
-func startCluster(t *testing.T, partitions int32, topics ...string) (*kfake.Cluster, Config) {
+func startCluster(t testing.TB, partitions int32, topics ...string) (*kfake.Cluster, Config) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
 	if err != nil {
@@ -24,7 +24,7 @@ func startCluster(t *testing.T, partitions int32, topics ...string) (*kfake.Clus
 	return c, Config{Brokers: c.ListenAddrs(), BatchTimeout: 5 * time.Millisecond, Acks: AcksAll, ClientID: "dxhub-test"}
 }
 
-func openStore(t *testing.T, path string) *store.Store {
+func openStore(t testing.TB, path string) *store.Store {
 	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "dxhub.db")
@@ -37,7 +37,7 @@ func openStore(t *testing.T, path string) *store.Store {
 	return s
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -54,7 +54,7 @@ func endOffsets(c *kfake.Cluster, topic string) int64 {
 
 // consumeAll reads every record of topic from the start with franz-go's kgo
 // (an independent client, not kafka-go) until it has all the brokers hold.
-func consumeAll(t *testing.T, c *kfake.Cluster, topic string) []*kgo.Record {
+func consumeAll(t testing.TB, c *kfake.Cluster, topic string) []*kgo.Record {
 	t.Helper()
 	want := endOffsets(c, topic)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
@@ -77,7 +77,7 @@ func consumeAll(t *testing.T, c *kfake.Cluster, topic string) []*kgo.Record {
 }
 
 // committed returns the group's committed offset of topic/partition, -1 if none.
-func committed(t *testing.T, cfg Config, group, topic string, partition int) int64 {
+func committed(t testing.TB, cfg Config, group, topic string, partition int) int64 {
 	t.Helper()
 	cl := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
 	resp, err := cl.OffsetFetch(testCtx(t), &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {partition}}})

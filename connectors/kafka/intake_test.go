@@ -21,7 +21,7 @@ import (
 
 const apiKeyA = "key-a-0123456789"
 
-func newHandler(t *testing.T, st portal.Store) *portal.Handler {
+func newHandler(t testing.TB, st portal.Store) *portal.Handler {
 	t.Helper()
 	bs, err := blob.Open(t.TempDir())
 	if err != nil {
@@ -54,7 +54,7 @@ func doc(ref string, mod func(map[string]any)) []byte {
 }
 
 // produce writes records to topic with franz-go's kgo, as a portal would.
-func produce(t *testing.T, cfg Config, recs ...*kgo.Record) {
+func produce(t testing.TB, cfg Config, recs ...*kgo.Record) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
@@ -74,7 +74,7 @@ func intakeRecord(key string, value []byte, headers ...string) *kgo.Record {
 	return r
 }
 
-func newIntake(t *testing.T, cfg Config, group string, sub Submitter) *Intake {
+func newIntake(t testing.TB, cfg Config, group string, sub Submitter) *Intake {
 	t.Helper()
 	r, err := NewReader(cfg, "intake", group)
 	if err != nil {
@@ -90,7 +90,7 @@ func newIntake(t *testing.T, cfg Config, group string, sub Submitter) *Intake {
 }
 
 // next fetches and processes one record.
-func next(t *testing.T, in *Intake) Outcome {
+func next(t testing.TB, in *Intake) Outcome {
 	t.Helper()
 	ctx := testCtx(t)
 	m, err := in.Reader.FetchMessage(ctx)
@@ -104,7 +104,7 @@ func next(t *testing.T, in *Intake) Outcome {
 	return out
 }
 
-func submissions(t *testing.T, st *store.Store) map[string]store.KafkaEvent {
+func submissions(t testing.TB, st *store.Store) map[string]store.KafkaEvent {
 	t.Helper()
 	evs, err := st.PendingKafkaEvents(testCtx(t), 1000)
 	if err != nil {

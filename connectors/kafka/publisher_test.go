@@ -22,7 +22,7 @@ import (
 // seed creates n submissions with events interleaved across submissions
 // (round robin, perSub events each, received included) and returns each
 // submission's event IDs in order as the store holds them.
-func seed(t *testing.T, st *store.Store, prefix string, n, perSub int) map[string][]int64 {
+func seed(t testing.TB, st *store.Store, prefix string, n, perSub int) map[string][]int64 {
 	t.Helper()
 	ctx := testCtx(t)
 	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -51,7 +51,7 @@ func seed(t *testing.T, st *store.Store, prefix string, n, perSub int) map[strin
 	return storeEvents(t, st, ids)
 }
 
-func storeEvents(t *testing.T, st *store.Store, ids []string) map[string][]int64 {
+func storeEvents(t testing.TB, st *store.Store, ids []string) map[string][]int64 {
 	t.Helper()
 	out := map[string][]int64{}
 	for _, id := range ids {
@@ -66,7 +66,7 @@ func storeEvents(t *testing.T, st *store.Store, ids []string) map[string][]int64
 	return out
 }
 
-func compileSchema(t *testing.T) *jsonschema.Schema {
+func compileSchema(t testing.TB) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
@@ -79,7 +79,7 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 
 // byKey groups published records per key (event IDs in topic order) after
 // checking each against the schema, the key and the headers.
-func byKey(t *testing.T, recs []recordView, sch *jsonschema.Schema) map[string][]int64 {
+func byKey(t testing.TB, recs []recordView, sch *jsonschema.Schema) map[string][]int64 {
 	t.Helper()
 	out := map[string][]int64{}
 	for _, r := range recs {
