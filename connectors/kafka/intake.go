@@ -180,7 +180,7 @@ func (in *Intake) handle(ctx context.Context, m Message) (Outcome, error) {
 	}
 	switch {
 	case p == nil && created:
-		in.logger().InfoContext(ctx, "kafka: submission accepted", "id", sub.ID, "portal", sub.PortalID,
+		in.logger().DebugContext(ctx, "kafka: intake record stored", "id", sub.ID, "portal", sub.PortalID,
 			"partition", m.Partition, "offset", m.Offset)
 		return Accepted, nil
 	case p == nil:
