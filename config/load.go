@@ -129,7 +129,6 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 	c.Mailbox.KeyFile = resolvePath(baseDir, c.Mailbox.KeyFile, fromEnv["mailbox.keyfile"] != "")
 	c.Mailbox.CAFile = resolvePath(baseDir, c.Mailbox.CAFile, fromEnv["mailbox.cafile"] != "")
 	c.XTA.resolvePaths(baseDir, fromEnv)
-	c.Kafka.resolvePaths(baseDir, fromEnv)
 	for i := range c.Services {
 		if pr := c.Services[i].Profile; pr != "" && !strings.HasPrefix(pr, BuiltinProfilePrefix) {
 			c.Services[i].Profile = resolvePath(baseDir, pr, false)
@@ -146,6 +145,8 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 			w.fileSecret, w.fileErr = readKeyFile(w.SecretFile)
 		}
 	}
+
+	c.Kafka.resolvePaths(baseDir, fromEnv)
 
 	if c.Directory.File != "" {
 		eps, err := loadDirectoryFile(c.Directory.File)

@@ -289,10 +289,10 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err != nil {
 		return nil, err
 	}
-	if h.kafka, err = newKafkaWiring(cfg, h.store, api, clock, log); err != nil {
+	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock); err != nil {
 		return nil, err
 	}
-	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock); err != nil {
+	if h.kafka, err = newKafkaWiring(cfg, h.store, api, clock, log); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
