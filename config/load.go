@@ -145,7 +145,6 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 			w.fileSecret, w.fileErr = readKeyFile(w.SecretFile)
 		}
 	}
-
 	c.Kafka.resolvePaths(baseDir, fromEnv)
 
 	if c.Directory.File != "" {
