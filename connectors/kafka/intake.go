@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -32,6 +33,10 @@ const (
 	// DeadLetterSchema names the schema of a dead-letter record's value.
 	DeadLetterSchema = "urn:dxhub:schema:intake-dead-letter:1"
 )
+
+// ErrCommit: the record was stored or dead-lettered, but committing its
+// offset failed; the consumer group will deliver it again (then a replay).
+var ErrCommit = errors.New("kafka: intake: committing offset")
 
 // Submitter is the HTTP API's intake (portal.Handler.SubmitDocument).
 type Submitter interface {
@@ -108,14 +113,19 @@ func (in *Intake) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			if !errors.Is(err, ErrCommit) {
+				return err
+			}
+			// The submission is durable; the record comes back as a replay.
+			in.logger().Warn("kafka: intake offset commit failed", "err", err)
 		}
 	}
 }
 
-// Process handles one record until it is stored or dead-lettered and its
-// offset committed, retrying failures of the hub; it returns early only when
-// ctx ends (then nothing is committed and the group redelivers the record).
+// Process handles one record until it is stored or dead-lettered, retrying
+// failures of the hub, then commits its offset (an error wrapping ErrCommit
+// if that fails). It returns early only when ctx ends (then nothing is
+// committed and the group redelivers the record).
 func (in *Intake) Process(ctx context.Context, m Message) (Outcome, error) {
 	backoff := in.Backoff
 	if backoff <= 0 {
@@ -128,10 +138,12 @@ func (in *Intake) Process(ctx context.Context, m Message) (Outcome, error) {
 	for attempt := 1; ; attempt++ {
 		out, err := in.handle(ctx, m)
 		if err == nil {
-			if err = in.Reader.CommitMessages(ctx, m); err == nil {
-				return out, nil
+			// Not retried here: after a rebalance the partition may belong
+			// to another member, which gets the record again (a replay).
+			if err := in.Reader.CommitMessages(ctx, m); err != nil {
+				return out, fmt.Errorf("%w %d of %s/%d: %w", ErrCommit, m.Offset, m.Topic, m.Partition, err)
 			}
-			err = fmt.Errorf("kafka: intake commit offset %d: %w", m.Offset, err)
+			return out, nil
 		}
 		if ctx.Err() != nil {
 			return 0, ctx.Err()

@@ -338,3 +338,40 @@ func TestIntakeCommitsOnlyDurableSubmissions(t *testing.T) {
 		t.Fatalf("%d submissions; want 1", n)
 	}
 }
+
+// noCommit is a reader whose commits fail, as after losing the partition in
+// a rebalance.
+type noCommit struct{ Reader }
+
+func (noCommit) CommitMessages(context.Context, ...Message) error {
+	return errors.New("[22] Illegal Generation")
+}
+
+func TestIntakeCommitFailure(t *testing.T) {
+	_, cfg := startCluster(t, 1, "intake", "intake-dlq")
+	st := openStore(t, "")
+	h := newHandler(t, st)
+	produce(t, cfg, intakeRecord("p", doc("R-1", nil), HeaderAPIKey, apiKeyA, HeaderIdempotencyKey, "k-1"))
+	in := newIntake(t, cfg, "g-commit", h)
+	in.Reader = noCommit{in.Reader}
+	ctx := testCtx(t)
+	m, err := in.Reader.FetchMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := in.Process(ctx, m)
+	if !errors.Is(err, ErrCommit) || out != Accepted {
+		t.Fatalf("Process: %s %v; want accepted and ErrCommit", out, err)
+	}
+	if got := committed(t, cfg, "g-commit", "intake", 0); got != -1 {
+		t.Fatalf("committed %d", got)
+	}
+	in.Reader.Close()
+	in2 := newIntake(t, cfg, "g-commit", h)
+	if got := next(t, in2); got != Replayed {
+		t.Fatalf("redelivered: %s; want replayed", got)
+	}
+	if n := len(submissions(t, st)); n != 1 {
+		t.Fatalf("%d submissions; want 1", n)
+	}
+}
