@@ -90,6 +90,8 @@ type Config struct {
 	Reliability Reliability `mapstructure:"reliability"`
 	// Store: the database, SQLite or PostgreSQL (store.go).
 	Store Store `mapstructure:"store"`
+	// Kafka: status topic and intake connector (kafka.go).
+	Kafka Kafka `mapstructure:"kafka"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -367,6 +369,7 @@ func defaults() Config {
 		OSCI:        DefaultOSCI(),
 		Reliability: DefaultReliability(),
 		Store:       DefaultStore(),
+		Kafka:       DefaultKafka(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

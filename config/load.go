@@ -146,6 +146,7 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 			w.fileSecret, w.fileErr = readKeyFile(w.SecretFile)
 		}
 	}
+	c.Kafka.resolvePaths(baseDir, fromEnv)
 
 	if c.Directory.File != "" {
 		eps, err := loadDirectoryFile(c.Directory.File)

@@ -83,6 +83,7 @@ func (c *Config) Validate() error {
 	c.validateServices(&p)
 	c.validateReliability(&p)
 	c.validateStore(&p)
+	c.validateKafka(&p)
 	c.validateEndpoints(&p)
 	if f := c.Mailbox.Messages; f != "" {
 		if st, err := os.Stat(f); err != nil {

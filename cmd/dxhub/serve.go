@@ -141,6 +141,7 @@ type hub struct {
 	loc        *time.Location
 	notify     chan struct{} // wakes the Postfach dispatcher
 	hooks      chan struct{} // wakes the webhook dispatcher
+	kafka      *kafkaWiring  // status topic and intake connector (serve_kafka.go)
 	handler    http.Handler
 }
 
@@ -296,6 +297,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock, h.metrics); err != nil {
 		return nil, err
 	}
+	if h.kafka, err = newKafkaWiring(cfg, h.store, api, clock, log); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h.xta.mount(mux)
@@ -334,9 +338,11 @@ func (h *hub) wakeNotify() {
 		default:
 		}
 	}
+	h.kafka.wakeup()
 }
 
 func (h *hub) close() {
+	h.kafka.close()
 	h.xta.close()
 	if h.engine != nil {
 		h.engine.Close()
@@ -392,6 +398,7 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	go func() { defer wg.Done(); h.pipeline.Run(bg) }()
 	go func() { defer wg.Done(); h.dispatcher.Run(bg, 2*time.Second, h.notify) }()
 	go func() { defer wg.Done(); h.webhooks.Run(bg, 2*time.Second, h.hooks) }()
+	h.kafka.start(bg, &wg)
 	jobs.Start()
 	defer func() { <-jobs.Stop().Done() }()
 	if h.cfg.Hub.DebugListen != "" {

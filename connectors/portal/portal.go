@@ -254,6 +254,11 @@ func (h *Handler) authenticate(r *http.Request) (*portalEntry, *Problem) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, newProblem(CodeUnauthorized, "malformed Authorization header; expected \"Bearer <api key>\"")
 	}
+	return h.portalByKey(token)
+}
+
+// portalByKey finds the portal of an API key; see authenticate.
+func (h *Handler) portalByKey(token string) (*portalEntry, *Problem) {
 	sum := sha256.Sum256([]byte(token))
 	var found *portalEntry
 	for i := range h.portals {
@@ -359,7 +364,11 @@ func idempotencyKey(hd http.Header) (string, *Problem) {
 	case len(vals) > 1:
 		return "", newProblem(CodeInvalidIdempotencyKey, "more than one Idempotency-Key header")
 	}
-	k := vals[0]
+	return checkIdempotencyKey(vals[0])
+}
+
+// checkIdempotencyKey validates an idempotency key from any transport.
+func checkIdempotencyKey(k string) (string, *Problem) {
 	if k == "" {
 		return "", newProblem(CodeInvalidIdempotencyKey, "the Idempotency-Key header is empty")
 	}
@@ -464,6 +473,13 @@ func (q *intakeRequest) run(w http.ResponseWriter, r *http.Request, idemKey stri
 		bodyHash = partsHash
 	}
 
+	return q.commit(ctx, in, atts, idemKey, bodyHash)
+}
+
+// commit pre-checks and stores a decoded submission whose attachments are in
+// the blob store: the transport-independent end of every intake.
+func (q *intakeRequest) commit(ctx context.Context, in *Intake, atts []routing.Attachment, idemKey, bodyHash string) (routing.Submission, bool, *Problem) {
+	h := q.h
 	now := h.opts.Now().UTC()
 	ns := routing.NewSubmission{
 		Submission: routing.Submission{
