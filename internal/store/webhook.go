@@ -32,7 +32,7 @@ func (s *Store) PendingWebhooks(ctx context.Context, portals []string, now time.
 	rows, err := s.db.QueryContext(ctx, `SELECT e.id, e.submission_id, e.status, e.time, e.source, e.detail, e.evidence,
 		e.webhook_attempts, s.portal_id, s.reference
 		FROM status_events e JOIN submissions s ON s.id = e.submission_id
-		WHERE s.portal_id IN (?`+strings.Repeat(",?", len(portals)-1)+`)
+		WHERE e.webhook_at IS NULL AND s.portal_id IN (?`+strings.Repeat(",?", len(portals)-1)+`)
 		  AND e.id = (SELECT min(e2.id) FROM status_events e2 WHERE e2.submission_id = e.submission_id AND e2.webhook_at IS NULL)
 		  AND e.webhook_next_at <= ?
 		ORDER BY e.id LIMIT ?`, args...)
