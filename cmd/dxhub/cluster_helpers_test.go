@@ -61,7 +61,8 @@ func startNode(t *testing.T, cfgFile, dataDir, addr string, env ...string) (*hub
 }
 
 // terminate asks the process to shut down (SIGTERM) and waits for it; after
-// grace it is killed and an error is returned.
+// grace it is killed and an error is returned, as it is when the process
+// does not exit with status 0 (a graceful shutdown).
 func (h *hubProcess) terminate(grace time.Duration) error {
 	select {
 	case <-h.done:
@@ -75,6 +76,9 @@ func (h *hubProcess) terminate(grace time.Duration) error {
 	defer timer.Stop()
 	select {
 	case <-h.done:
+		if code := h.cmd.ProcessState.ExitCode(); code != 0 {
+			return fmt.Errorf("hub exited with status %d after SIGTERM", code)
+		}
 		return nil
 	case <-timer.C:
 		h.kill()
