@@ -183,14 +183,14 @@ func TestCluster(t *testing.T) {
 	processed := map[string]string{} // message ID → attachment SHA-256
 	var fvMu sync.Mutex
 	fvDone := make(chan struct{})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	fvs := make([]*xtatest.Client, len(nodes))
+	for i, n := range nodes {
+		fvs[i] = xtatest.New(n.base, "ags:05315000", hc)
+		fvs[i].AttachmentDir = t.TempDir()
+	}
 	go func() {
 		defer close(fvDone)
-		hc := &http.Client{Timeout: 30 * time.Second}
-		fvs := make([]*xtatest.Client, len(nodes))
-		for i, n := range nodes {
-			fvs[i] = xtatest.New(n.base, "ags:05315000", hc)
-			fvs[i].AttachmentDir = t.TempDir()
-		}
 		cur := 0
 		for ctx.Err() == nil {
 			fv := fvs[cur]
