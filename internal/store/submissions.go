@@ -66,8 +66,11 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 			// below finds the committed twin.
 			insert += ` ON CONFLICT (portal_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 		}
+		// The form data lives in submission_forms (migration 0011): the
+		// submissions row is updated with every status change, and a row
+		// carrying kilobytes of form would be rewritten each time.
 		res, err := tx.ExecContext(ctx, insert,
-			sub.ID, sub.PortalID, sub.Tenant, sub.Service, sub.Reference, string(applicant), form,
+			sub.ID, sub.PortalID, sub.Tenant, sub.Service, sub.Reference, string(applicant), "",
 			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash, micros(sub.ReceivedAt))
 		if err != nil {
 			return fmt.Errorf("insert submission: %w", err)
@@ -80,6 +83,9 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 				err = fmt.Errorf("insert submission %s: idempotency key %q neither inserted nor found", sub.ID, ns.IdempotencyKey)
 			}
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO submission_forms (submission_id, form) VALUES (?, ?)`, sub.ID, form); err != nil {
+			return fmt.Errorf("insert form: %w", err)
 		}
 		for i, a := range sub.Attachments {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO attachments
@@ -120,8 +126,9 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 		received, updated int64
 		retryBase         int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at,
-		retry_base_at FROM submissions WHERE id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
+	err := s.db.QueryRowContext(ctx, `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
+		coalesce(f.form, s.form), s.status, s.received_at, s.updated_at, s.retry_base_at
+		FROM submissions s LEFT JOIN submission_forms f ON f.submission_id = s.id WHERE s.id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
 		&applicant, &form, &status, &received, &updated, &retryBase)
 	if errors.Is(err, sql.ErrNoRows) {
 		return routing.Submission{}, fmt.Errorf("submission %s: %w", id, routing.ErrNotFound)
