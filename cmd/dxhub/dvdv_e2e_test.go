@@ -162,4 +162,13 @@ func TestDeliveryRoutedByDVDV(t *testing.T) {
 	if evs[2].Detail == "" || !strings.Contains(evs[2].Detail, xtaBase) {
 		t.Fatalf("routed event does not name the DVDV endpoint: %q", evs[2].Detail)
 	}
+	// dxhub trace names the MessageID the remote server issued.
+	tr, err := h.store.Trace(ctx, acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Remote) != 1 || tr.Remote[0].Transport != "xta" || tr.Remote[0].ID != got[0].Meta.MessageID ||
+		!strings.HasPrefix(tr.Remote[0].Endpoint, xtaBase) {
+		t.Fatalf("trace remote = %+v, want the remote MessageID %s", tr.Remote, got[0].Meta.MessageID)
+	}
 }

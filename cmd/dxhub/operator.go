@@ -183,6 +183,13 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if d := tr.Delivery; d != nil {
 		fmt.Fprintf(stdout, "transport ID    %s  via %s to %s %s\n", d.TransportID, d.Route.Transport, d.Route.ReaderKey, d.Route.Endpoint)
 	}
+	for _, r := range tr.Remote {
+		fmt.Fprintf(stdout, "remote %-8s %s  at %s  state %s", r.Transport, r.ID, r.Endpoint, r.State)
+		if r.Detail != "" {
+			fmt.Fprintf(stdout, "  (%s)", r.Detail)
+		}
+		fmt.Fprintln(stdout)
+	}
 	for _, a := range tr.Attempts {
 		fmt.Fprintf(stdout, "attempt %-7d %s  %-9s %s\n", a.Number, ts(a.Started), a.Outcome, a.Reason)
 	}

@@ -178,6 +178,11 @@ func TestOSCIDeliveryRoutedByDVDV(t *testing.T) {
 	if got := history(t, h, acc.ID); got[len(got)-1] != routing.StatusFetched {
 		t.Fatalf("history after Laufzettel: %v", got)
 	}
+	// dxhub trace names the OSCI MessageId and the Laufzettel state.
+	if tr, err := h.store.Trace(ctx, acc.ID); err != nil || len(tr.Remote) != 1 || tr.Remote[0].Transport != "osci" ||
+		tr.Remote[0].ID == "" || tr.Remote[0].State != "fetched" {
+		t.Fatalf("trace remote = %+v %v", tr.Remote, err)
+	}
 
 	// Köln answers with a 1120 receipt into the hub's OSCI mailbox.
 	ref, err := xoev.ParseInbound(contents[0].Data)

@@ -180,6 +180,21 @@ type Trace struct {
 	Events     []routing.StatusEvent `json:"events"`
 	DeadLetter *DeadLetter           `json:"deadLetter,omitempty"`
 	Replays    []Replay              `json:"replays,omitempty"`
+	// Remote are the IDs other servers gave the delivery: the MessageID a
+	// remote XTA server issued (createMessageId) or the OSCI MessageId from
+	// the intermediary, with their state and Laufzettel/report detail.
+	Remote []TraceRemote `json:"remote,omitempty"`
+}
+
+// TraceRemote is a delivery's identity at a remote XTA server or OSCI
+// intermediary.
+type TraceRemote struct {
+	Transport string    `json:"transport"` // xta or osci
+	ID        string    `json:"id"`
+	Endpoint  string    `json:"endpoint"`
+	State     string    `json:"state"`
+	Detail    string    `json:"detail,omitempty"`
+	Updated   time.Time `json:"updated"`
 }
 
 // TraceMessage is an outbound XÖV message without its XML.
@@ -261,7 +276,24 @@ func (s *Store) Trace(ctx context.Context, submissionID string) (Trace, error) {
 	if tr.Replays, err = s.Replays(ctx, submissionID); err != nil {
 		return tr, err
 	}
-	return tr, nil
+	rows, err = s.db.QueryContext(ctx, `SELECT 'xta', remote_id, endpoint, state, report_detail, updated_at FROM xta_remote
+		WHERE submission_id = ?
+		UNION ALL SELECT 'osci', message_id, intermediary, state, detail, updated_at FROM osci_out WHERE submission_id = ?
+		ORDER BY 6`, submissionID, submissionID)
+	if err != nil {
+		return tr, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r TraceRemote
+		var at int64
+		if err := rows.Scan(&r.Transport, &r.ID, &r.Endpoint, &r.State, &r.Detail, &at); err != nil {
+			return tr, err
+		}
+		r.Updated = fromMicros(at)
+		tr.Remote = append(tr.Remote, r)
+	}
+	return tr, rows.Err()
 }
 
 // ErrNotReplayable is returned for a submission a replay cannot act on.
