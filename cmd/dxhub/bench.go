@@ -334,8 +334,14 @@ func benchTable(rs []benchResult) string {
 			cpu = fmt.Sprintf("%s ms", ms(r.CPUPerSub))
 			rss = fmt.Sprintf("%.0f MiB", float64(r.PeakRSS)/(1<<20))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.0f | %s / %s / %s | %s / %s / %s | %s | %s |\n",
-			name, r.Completed, r.Concurrency, r.Throughput, r.IntakeRate,
+		rate := func(v float64) string {
+			if v < 10 {
+				return strconv.FormatFloat(v, 'f', 2, 64)
+			}
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s / %s / %s | %s / %s / %s | %s | %s |\n",
+			name, r.Completed, r.Concurrency, rate(r.Throughput), rate(r.IntakeRate),
 			ms(r.Intake.P50), ms(r.Intake.P95), ms(r.Intake.P99),
 			ms(r.EndToEnd.P50), ms(r.EndToEnd.P95), ms(r.EndToEnd.P99), cpu, rss)
 	}

@@ -357,9 +357,10 @@ func writeMultipart(mw *multipart.Writer, js []byte, n int, size int64) error {
 func (o Options) fachverfahren(ctx context.Context, i int) error {
 	fv := xtatest.New(o.BaseURL, o.ReaderKey, o.HTTPClient)
 	fv.AttachmentDir = o.AttachmentDir
-	// An idle client backs off (5 ms doubling to 200 ms), like a real
-	// Fachverfahren that polls on a schedule; found work resets it.
-	const minIdle, maxIdle = 5 * time.Millisecond, 200 * time.Millisecond
+	// An idle client backs off (20 ms doubling to 500 ms), like a real
+	// Fachverfahren that polls on a schedule; found work resets it. (Tighter
+	// polling mostly measures the cost of empty status lists.)
+	const minIdle, maxIdle = 20 * time.Millisecond, 500 * time.Millisecond
 	wait := minIdle
 	idle := time.NewTimer(0)
 	defer idle.Stop()
