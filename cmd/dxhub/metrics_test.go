@@ -76,6 +76,8 @@ func TestMetrics(t *testing.T) {
 		`dxhub_breaker_state{endpoint="xta-mailbox:ags:05315000"} 0`,
 		`dxhub_http_request_duration_seconds_count{code="202",method="POST",route="POST /v1/submissions"} 3`,
 		`dxhub_http_request_duration_seconds_count{code="400",method="POST",route="POST /v1/submissions"} 1`,
+		`dxhub_store_writes_total `,
+		`dxhub_store_commits_total `,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(after, want) {

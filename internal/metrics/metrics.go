@@ -24,6 +24,9 @@ import (
 type Store interface {
 	SubmissionCounts(ctx context.Context) ([]store.SubmissionCount, error)
 	QueueStats(ctx context.Context, now time.Time) (depth int, oldest time.Duration, err error)
+	// WriteStats: write transactions asked for and commits that carried
+	// them (group commit); zero on backends without grouping.
+	WriteStats() (writes, commits int64)
 }
 
 // Sources are the optional live components read at scrape time.
@@ -106,12 +109,14 @@ var (
 	descDVDV     = prometheus.NewDesc("dxhub_dvdv_cache_total", "DVDV cache: hit, negative_hit, miss, stale (served while DVDV was down), fetch, fetch_error, refresh, failover.",
 		[]string{"result"}, nil)
 	descDVDVEntries = prometheus.NewDesc("dxhub_dvdv_cache_entries", "DVDV cache entries in memory.", nil, nil)
+	descWrites      = prometheus.NewDesc("dxhub_store_writes_total", "Write transactions (group commit: several share one commit).", nil, nil)
+	descCommits     = prometheus.NewDesc("dxhub_store_commits_total", "Database commits (fsyncs) that carried the writes.", nil, nil)
 	descScrapeError = prometheus.NewDesc("dxhub_scrape_errors", "1 if a scrape-time source failed (see the log).", []string{"source"}, nil)
 )
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSubmissions, descQueueDepth, descQueueAge, descBreaker, descInFlight, descDVDV,
-		descDVDVEntries, descScrapeError} {
+		descDVDVEntries, descScrapeError, descWrites, descCommits} {
 		ch <- d
 	}
 }
@@ -131,6 +136,9 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		for _, c := range counts {
 			ch <- prometheus.MustNewConstMetric(descSubmissions, prometheus.GaugeValue, float64(c.N), c.Tenant, c.Service, c.Status)
 		}
+		w, c := s.src.Store.WriteStats()
+		ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(w))
+		ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(c))
 		depth, oldest, err := s.src.Store.QueueStats(ctx, time.Now())
 		if err != nil {
 			failed("queue", err)
