@@ -312,7 +312,7 @@ func TestMalformedAndSlowAnswers(t *testing.T) {
 			srv.InjectFault(tt.fault)
 			p := testPKI(t)
 			c, err := dvdv.NewClient(dvdv.ClientOptions{Servers: []string{url}, Certificate: p.certs["hub-client"], Key: p.key,
-				Timeout: 150 * time.Millisecond, RetryMax: -1, Clock: clock, Logger: quietLogger()})
+				Timeout: 2 * time.Second, RetryMax: -1, Clock: clock, Logger: quietLogger()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -219,7 +219,7 @@ func TestTimeoutAfterReceiptExactlyOnce(t *testing.T) {
 		f := newFixture(t)
 		r := startRemote(t, false)
 		r.faults.Inject(xta.ActionSendMessage, xtatest.Fault{Kind: xtatest.TimeoutAfterReceipt})
-		a := f.adapter(t, xtaclient.Options{RetryMax: retries, Timeout: 300 * time.Millisecond})
+		a := f.adapter(t, xtaclient.Options{RetryMax: retries, Timeout: 3 * time.Second})
 		d := f.delivery(r.url, "")
 		out := a.Deliver(ctx, d, f.msg, f.sub)
 		if retries < 0 {
