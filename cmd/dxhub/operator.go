@@ -129,6 +129,7 @@ func cmdDeadLetter(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
+		audit(ctx, st, stderr, "deadletter.retry", rest[0], "resumes at "+string(resume))
 		if *fs.json {
 			return writeJSON(stdout, map[string]string{"submissionId": rest[0], "resumesAt": string(resume)})
 		}
@@ -138,6 +139,7 @@ func cmdDeadLetter(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err := st.DropDeadLetter(ctx, rest[0], operatorName(), *reason, now); err != nil {
 			return err
 		}
+		audit(ctx, st, stderr, "deadletter.drop", rest[0], *reason)
 		if *fs.json {
 			return writeJSON(stdout, map[string]string{"submissionId": rest[0], "resolution": "dropped: " + *reason})
 		}
@@ -166,6 +168,7 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	audit(ctx, st, stderr, "submission.trace", fs.Arg(0), "")
 	if *fs.json {
 		tr.Submission.Form = nil
 		return writeJSON(stdout, tr)

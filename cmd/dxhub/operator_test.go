@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,28 @@ func TestDeadLetterCommands(t *testing.T) {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("trace lacks %q (exit %d):\n%s", want, code, out)
 		}
+	}
+	// Every operator action above is in the hash-chained audit log, and a
+	// changed row is detected (exit 1, the entry named).
+	code, out, _ = runCLI(t, "audit", "list", "--data", dir, "--json")
+	var entries []store.AuditEntry
+	if code != 0 || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 2 ||
+		entries[0].Action != "deadletter.retry" || entries[1].Action != "submission.trace" || entries[1].SubmissionID != "s1" {
+		t.Fatalf("audit list: %d %s", code, out)
+	}
+	if code, out, _ := runCLI(t, "audit", "verify", "--data", dir); code != 0 || !strings.Contains(out, "audit log intact: 2 entries") {
+		t.Fatalf("audit verify: %d %q", code, out)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "dxhub.db")) // the attacker edits the file directly
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE audit_log SET action = 'nothing happened' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, _, errs := runCLI(t, "audit", "verify", "--data", dir); code != 1 || !strings.Contains(errs, "TAMPERED: audit log entry 1") {
+		t.Fatalf("audit verify after tampering: %d %q", code, errs)
 	}
 	if code, _, _ := runCLI(t, "deadletter", "list", "--data", t.TempDir()); code != 1 {
 		t.Fatalf("empty data dir: exit %d, want 1", code)

@@ -158,6 +158,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		out.PreviousMessageUUID, out.PreviousTransportID, out.Queued = rp.PreviousMessageUUID, rp.PreviousTransportID, true
+		audit(ctx, st, stderr, "submission.replay", id, fmt.Sprintf("new message %s: %s", newUUID, strings.TrimSpace(*reason)))
 	}
 	if *fs.json {
 		return writeJSON(stdout, out)
