@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -78,7 +79,7 @@ func (c *Config) validateStore(p *problems) {
 				key = "store.dsnFile"
 			}
 			if err != nil {
-				p.add(key, "%v", err)
+				p.add(key, "%v", errors.Unwrap(err)) // StoreDSN's error already starts with the key
 			} else if problem := checkPostgresDSN(dsn); problem != "" {
 				p.add(key, "%s", problem)
 			}
