@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +16,9 @@ import (
 // command writes, the operator CLI reads and repairs. PostgreSQL is started
 // by the test (testenv.StartPostgres, Debian's server binaries).
 func TestStorePostgresBackend(t *testing.T) {
-	backends, err := testenv.Backends()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(backends, "postgres") {
-		t.Skipf("%s=%s excludes postgres explicitly", testenv.BackendsEnv, strings.Join(backends, ","))
-	}
+	// PostgreSQL-specific: runs whatever DXHUB_TEST_BACKENDS says (that
+	// switch only narrows the store conformance suite); `make deps` installs
+	// the server, and a missing one fails the test.
 	ctx := context.Background()
 	pg, err := testenv.StartPostgres(ctx)
 	if err != nil {

@@ -23,7 +23,9 @@ import (
 )
 
 // BackendsEnv names the environment variable that selects the store backends
-// tests run against: a comma-separated list of "sqlite" and "postgres".
+// the store conformance suite runs against: a comma-separated list of "sqlite"
+// and "postgres". Tests of PostgreSQL itself (testenv, the postgres CLI test,
+// the cluster test) always run.
 const BackendsEnv = "DXHUB_TEST_BACKENDS"
 
 // Backends returns the store backends to test: DXHUB_TEST_BACKENDS, or both
