@@ -219,32 +219,16 @@ func dateOrOpen(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// openCacheStore opens the store of the configuration's data directory; it
-// refuses to create a new database.
-func openCacheStore(ctx context.Context, path, dataDir string) (*store.Store, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	dir := cfg.Hub.DataDir
-	if dataDir != "" {
-		dir = dataDir
-	}
-	return openExistingStore(ctx, cfg, dir)
-}
-
 func dvdvCacheList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dvdv cache list", stderr)
-	path := fs.String("config", "", "configuration file (default: the embedded default)")
-	dataDir := fs.String("data", "", "data directory (overrides hub.dataDir)")
+	fs, open := storeFlags("dvdv cache list", stderr)
 	kind := fs.String("kind", "", "only this kind: service, authority, categories, verify, certificate")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs.FlagSet, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments: %v", fs.Args())
 	}
-	st, err := openCacheStore(ctx, *path, *dataDir)
+	st, err := open(ctx)
 	if err != nil {
 		return err
 	}
@@ -252,6 +236,9 @@ func dvdvCacheList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	es, err := st.DVDVCacheList(ctx, *kind)
 	if err != nil {
 		return err
+	}
+	if *fs.json {
+		return writeJSON(stdout, es)
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -276,17 +263,15 @@ func dvdvCacheList(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func dvdvCachePurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dvdv cache purge", stderr)
-	path := fs.String("config", "", "configuration file (default: the embedded default)")
-	dataDir := fs.String("data", "", "data directory (overrides hub.dataDir)")
+	fs, open := storeFlags("dvdv cache purge", stderr)
 	kind := fs.String("kind", "", "only this kind: service, authority, categories, verify, certificate")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs.FlagSet, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments: %v", fs.Args())
 	}
-	st, err := openCacheStore(ctx, *path, *dataDir)
+	st, err := open(ctx)
 	if err != nil {
 		return err
 	}
@@ -294,6 +279,9 @@ func dvdvCachePurge(ctx context.Context, args []string, stdout, stderr io.Writer
 	n, err := st.DVDVCachePurge(ctx, *kind)
 	if err != nil {
 		return err
+	}
+	if *fs.json {
+		return writeJSON(stdout, map[string]int64{"purged": n})
 	}
 	fmt.Fprintf(stdout, "purged %d DVDV cache entries\n", n)
 	return nil
