@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dxhub/dxhub/internal/loop"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
 )
@@ -129,17 +130,6 @@ func (p *Publisher) RunOnce(ctx context.Context) (int, error) {
 // Run publishes until ctx ends: every interval, when woken, and after a
 // failure again after interval.
 func (p *Publisher) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := p.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			p.logger().Error("kafka: publishing status events failed; will retry", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-	}
+	loop.Run(ctx, interval, wake, func(ctx context.Context) error { _, err := p.RunOnce(ctx); return err },
+		func(err error) { p.logger().Error("kafka: publishing status events failed; will retry", "err", err) })
 }

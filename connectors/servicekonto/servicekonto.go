@@ -25,6 +25,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/dxhub/dxhub/internal/loop"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
 )
@@ -306,20 +307,8 @@ func (d *Dispatcher) logger() *slog.Logger {
 
 // Run dispatches until ctx ends, every interval or when woken.
 func (d *Dispatcher) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
-	log := d.logger()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := d.RunOnce(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("servicekonto: dispatch failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-	}
+	loop.Run(ctx, interval, wake, func(ctx context.Context) error { _, err := d.RunOnce(ctx); return err },
+		func(err error) { d.logger().Error("servicekonto: dispatch failed", "err", err) })
 }
 
 // Handler serves GET /v1/mailboxes/{handle}/messages for the local Postfach.

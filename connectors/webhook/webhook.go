@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dxhub/dxhub/internal/loop"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
 )
@@ -205,17 +206,6 @@ func (d *Dispatcher) logger() *slog.Logger {
 
 // Run dispatches until ctx ends, every interval or when woken.
 func (d *Dispatcher) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			d.logger().Error("webhook: dispatch failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-	}
+	loop.Run(ctx, interval, wake, func(ctx context.Context) error { _, err := d.RunOnce(ctx); return err },
+		func(err error) { d.logger().Error("webhook: dispatch failed", "err", err) })
 }
