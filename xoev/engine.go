@@ -322,20 +322,7 @@ func submissionJSON(sub Submission, nameField string) (map[string]any, []Attachm
 		if mt == "" {
 			mt = "application/octet-stream"
 		}
-		fn := SanitizeFilename(at.Filename, mt)
-		if names[fn] {
-			ext := fn[strings.LastIndexByte(fn, '.'):]
-			base := strings.TrimSuffix(fn, ext)
-			for n := 2; names[fn]; n++ {
-				fn = base + "_" + strconv.Itoa(n) + ext
-			}
-		}
-		names[fn] = true
-		docID := at.ID
-		if !safeDocID(docID) || ids[docID] {
-			docID = "urn:uuid:" + derivedUUID(sub.ID+":attachment:"+strconv.Itoa(i))
-		}
-		ids[docID] = true
+		fn, docID := attachmentIdentity(sub.ID, i, at.ID, at.Filename, mt, names, ids)
 		uuidName := derivedUUID(sub.ID+":attachment:"+strconv.Itoa(i)) + "_" + fn
 		m := map[string]any{
 			"id": at.ID, "filename": at.Filename, "contentType": at.ContentType, "mimeType": mt,

@@ -549,20 +549,7 @@ func (m *Mapper) anlagen(msg *message, sub Submission, form Form, created time.T
 		if err := m.checkCode(ap+"/contentType", l.MimeTypes, mt, false); err != nil {
 			return nil, err
 		}
-		fn := SanitizeFilename(a.Filename, mt)
-		if names[fn] {
-			ext := fn[strings.LastIndexByte(fn, '.'):]
-			base := strings.TrimSuffix(fn, ext)
-			for n := 2; names[fn]; n++ {
-				fn = base + "_" + strconv.Itoa(n) + ext
-			}
-		}
-		names[fn] = true
-		docID := a.ID
-		if !safeDocID(docID) || ids[docID] {
-			docID = "urn:uuid:" + derivedUUID(sub.ID+":attachment:"+strconv.Itoa(i))
-		}
-		ids[docID] = true
+		fn, docID := attachmentIdentity(sub.ID, i, a.ID, a.Filename, mt, names, ids)
 
 		ae := list.CreateElement("anlage")
 		text(ae, "bezeichnung", bez)
@@ -605,4 +592,26 @@ func safeDocID(id string) bool {
 		}
 	}
 	return true
+}
+
+// attachmentIdentity gives attachment i of a submission its file name in the
+// message (sanitised, made unique with _2, _3 … among names) and its
+// dokumentid (the portal's ID when it is safe and unused, else a UUID
+// derived from the submission, so a re-mapping yields the same one).
+func attachmentIdentity(submissionID string, i int, id, filename, mediaType string, names, ids map[string]bool) (fn, docID string) {
+	fn = SanitizeFilename(filename, mediaType)
+	if names[fn] {
+		ext := fn[strings.LastIndexByte(fn, '.'):]
+		base := strings.TrimSuffix(fn, ext)
+		for n := 2; names[fn]; n++ {
+			fn = base + "_" + strconv.Itoa(n) + ext
+		}
+	}
+	names[fn] = true
+	docID = id
+	if !safeDocID(docID) || ids[docID] {
+		docID = "urn:uuid:" + derivedUUID(submissionID+":attachment:"+strconv.Itoa(i))
+	}
+	ids[docID] = true
+	return fn, docID
 }
