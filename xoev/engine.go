@@ -962,21 +962,10 @@ func (r *run) header(root *etree.Element, h *HeaderSpec) error {
 	return nil
 }
 
-// OpenEngine loads the code lists (xoev/codelists and the xdomea 3.0.0 lists
-// below cfg.StandardsDir, then extraListDirs, first wins) and a validator, and
-// returns an engine that owns the validator (Close frees it).
+// OpenEngine loads the code lists (see standardCodeLists) and a validator,
+// and returns an engine that owns the validator (Close frees it).
 func OpenEngine(cfg Config, extraListDirs ...string) (*Engine, error) {
-	if cfg.StandardsDir == "" {
-		return nil, errors.New("xoev: Config.StandardsDir is empty")
-	}
-	dirs := append([]string{}, extraListDirs...)
-	dirs = append(dirs, filepath.Join(cfg.StandardsDir, filepath.FromSlash(codeListDir)),
-		filepath.Join(cfg.StandardsDir, filepath.FromSlash(xdomeaCodeListDir)))
-	lists, err := LoadCodeListDirs(dirs...)
-	if err != nil {
-		return nil, err
-	}
-	v, err := NewValidator(cfg.StandardsDir)
+	lists, v, err := openShared(cfg, extraListDirs)
 	if err != nil {
 		return nil, err
 	}
@@ -987,6 +976,49 @@ func OpenEngine(cfg Config, extraListDirs ...string) (*Engine, error) {
 	}
 	e.owned = true
 	return e, nil
+}
+
+// OpenMapperAndEngine builds the built-in Mapper and the profile Engine on
+// one set of code lists and one validator, so a hub that runs both loads the
+// lists and compiles each schema set once. The Mapper owns the validator:
+// close the Engine first, then the Mapper.
+func OpenMapperAndEngine(cfg Config, extraListDirs ...string) (*Mapper, *Engine, error) {
+	lists, v, err := openShared(cfg, extraListDirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := NewMapper(cfg, lists, v)
+	if err != nil {
+		_ = v.Close()
+		return nil, nil, err
+	}
+	m.owned = true
+	e, err := NewEngine(cfg, lists, v)
+	if err != nil {
+		_ = m.Close()
+		return nil, nil, err
+	}
+	return m, e, nil
+}
+
+// openShared loads the code lists (extraListDirs first, then xoev/codelists
+// and the xdomea 3.0.0 lists below cfg.StandardsDir) and a validator.
+func openShared(cfg Config, extraListDirs []string) (*CodeLists, *Validator, error) {
+	if cfg.StandardsDir == "" {
+		return nil, nil, errors.New("xoev: Config.StandardsDir is empty")
+	}
+	dirs := append([]string{}, extraListDirs...)
+	dirs = append(dirs, filepath.Join(cfg.StandardsDir, filepath.FromSlash(codeListDir)),
+		filepath.Join(cfg.StandardsDir, filepath.FromSlash(xdomeaCodeListDir)))
+	lists, err := LoadCodeListDirs(dirs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := NewValidator(cfg.StandardsDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lists, v, nil
 }
 
 // Close frees the validator if OpenEngine created it.

@@ -32,26 +32,33 @@ func openEngine(cfg *config.Config, stdDir string, loc *time.Location, log *slog
 	if err != nil {
 		return nil, err
 	}
+	if err := registerProfiles(e, cfg); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// registerProfiles loads and registers the profile of every configured
+// service that has one.
+func registerProfiles(e *xoev.Engine, cfg *config.Config) error {
 	for _, s := range cfg.Services {
 		if s.Profile == "" {
 			continue
 		}
 		name, data, err := config.ReadProfile(s)
 		if err != nil {
-			_ = e.Close()
-			return nil, err
+			return err
 		}
 		p, err := xoev.LoadProfile(name, data)
 		if err != nil {
-			_ = e.Close()
-			return nil, err
+			return err
 		}
 		if err := e.Register(s.ID, p); err != nil {
-			_ = e.Close()
-			return nil, err
+			return err
 		}
 	}
-	return e, nil
+	return nil
 }
 
 // dryRunFile is the input of `dxhub map`: the submission JSON as a portal

@@ -187,13 +187,15 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 			artDesAntrags[s.ID] = s.ArtDesAntrags
 		}
 	}
-	if h.mapper, err = xoev.Open(xoev.Config{
+	// One set of code lists and compiled schemas for the built-in mapper and
+	// the profile engine.
+	if h.mapper, h.engine, err = xoev.OpenMapperAndEngine(xoev.Config{
 		StandardsDir: stdDir, ServiceArtDesAntrags: artDesAntrags, Location: loc, Logger: log,
 		Product: xoev.Product{Name: "dxhub", Version: version},
 	}); err != nil {
 		return nil, fmt.Errorf("xoev: %w", err)
 	}
-	if h.engine, err = openEngine(cfg, stdDir, loc, log); err != nil {
+	if err := registerProfiles(h.engine, cfg); err != nil {
 		return nil, fmt.Errorf("xoev profiles: %w", err)
 	}
 	mapper := mapping.Mapper{X: h.mapper, E: h.engine}
