@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dxhub/dxhub/internal/blob"
 	"io"
 	"log/slog"
 	"net"
@@ -234,6 +235,9 @@ func (x *xtaTarget) Finalize(ctx context.Context) (int, error) {
 type noBlobs struct{}
 
 func (noBlobs) Open(key string) (io.ReadCloser, error) { return nil, fmt.Errorf("no blob %s", key) }
+func (noBlobs) Put(context.Context, io.Reader, int64) (blob.Ref, error) {
+	return blob.Ref{}, errors.New("the fault matrix keeps no blobs")
+}
 
 // faultRow is one line of the matrix.
 type faultRow struct {

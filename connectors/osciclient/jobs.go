@@ -7,14 +7,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
-	"github.com/dxhub/dxhub/internal/blob"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/internal/xmlsec"
 	"github.com/dxhub/dxhub/osci"
@@ -381,21 +379,11 @@ func jsonString(v any) (string, error) {
 	return string(b), err
 }
 
-// blobPutter is the optional half of Blobs that keeps inbound attachments.
-type blobPutter interface {
-	Put(ctx context.Context, r io.Reader, limit int64) (blob.Ref, error)
-}
-
 // keepAttachments stores the decrypted, signature-checked attachments of a
 // reply (a Bescheid PDF, say) in the blob store, so the back-channel can
 // forward them to the citizen's Postfach as it does for XTA.
 func (a *Adapter) keepAttachments(ctx context.Context, messageID string, contents []osci.Content) ([]routing.Attachment, error) {
 	if len(contents) == 0 {
-		return nil, nil
-	}
-	put, ok := a.blobs.(blobPutter)
-	if !ok {
-		a.log.Warn("osci: reply attachments not kept: the blob store cannot store", "message_id", messageID, "attachments", len(contents))
 		return nil, nil
 	}
 	var atts []routing.Attachment
@@ -404,7 +392,7 @@ func (a *Adapter) keepAttachments(ctx context.Context, messageID string, content
 		if name == "" {
 			name = fmt.Sprintf("anlage-%d", i+1)
 		}
-		ref, err := put.Put(ctx, bytes.NewReader(c.Data), 0)
+		ref, err := a.blobs.Put(ctx, bytes.NewReader(c.Data), 0)
 		if err != nil {
 			return nil, fmt.Errorf("keep attachment %s of %s: %w", name, messageID, err)
 		}

@@ -42,6 +42,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/dxhub/dxhub/internal/blob"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/internal/xmlsec"
 	"github.com/dxhub/dxhub/osci"
@@ -64,6 +65,8 @@ type Store interface {
 // Blobs opens attachment bytes by blob key.
 type Blobs interface {
 	Open(key string) (io.ReadCloser, error)
+	// Put keeps an attachment of an inbound reply (a Bescheid).
+	Put(ctx context.Context, r io.Reader, limit int64) (blob.Ref, error)
 }
 
 // Receiver takes inbound messages (routing.BackChannel).
