@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/dxhub/dxhub/config"
@@ -197,51 +196,10 @@ func cmdMap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if d := lineDiff(string(stored), string(doc.XML)); d != "" {
+	if d := unifiedDiff(*diff, "mapped", string(stored), string(doc.XML), 3); d != "" {
 		fmt.Fprint(stdout, d)
 		return errors.New("map: the mapping differs from " + *diff)
 	}
 	fmt.Fprintf(stdout, "identical to %s\n", *diff)
 	return nil
-}
-
-// lineDiff is a minimal line diff (longest common subsequence) printing
-// "-" lines of a and "+" lines of b; "" when equal.
-func lineDiff(a, b string) string {
-	if a == b {
-		return ""
-	}
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	if len(x)*len(y) > 25_000_000 {
-		return "--- stored\n+++ mapped\n(documents differ; too large for a line diff)\n"
-	}
-	lcs := make([][]int, len(x)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(y)+1)
-	}
-	for i := len(x) - 1; i >= 0; i-- {
-		for j := len(y) - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var out strings.Builder
-	out.WriteString("--- stored\n+++ mapped\n")
-	i, j := 0, 0
-	for i < len(x) || j < len(y) {
-		switch {
-		case i < len(x) && j < len(y) && x[i] == y[j]:
-			i, j = i+1, j+1
-		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&out, "+%d: %s\n", j+1, y[j])
-			j++
-		default:
-			fmt.Fprintf(&out, "-%d: %s\n", i+1, x[i])
-			i++
-		}
-	}
-	return out.String()
 }
