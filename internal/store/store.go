@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/dxhub/dxhub/routing"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+	"modernc.org/sqlite"
 )
 
 //go:embed migrations/*.sql
@@ -70,10 +70,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
+	db := sql.OpenDB(cachingConnector{dsn: "file:" + path + "?" + q.Encode(), drv: &sqlite.Driver{}})
 	s := &Store{db: db, dialect: DialectSQLite}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
