@@ -297,11 +297,11 @@ func TestPortalKeysMTLSAndAccessAudit(t *testing.T) {
 // bad DSN, and finds none of the secret strings in any output.
 func TestSecretsNeverLogged(t *testing.T) {
 	const (
-		apiKey      = "portal-secret-4f1d2c9e8b7a"
-		wrongKey    = "guessed-secret-0a9b8c7d6e5f"
-		hookSecret  = "webhook-secret-77c3b1a9e2d4"
-		kafkaPass   = "kafka-secret-5e6f7a8b9c0d"
-		pgPass      = "pg-secret-1a2b3c4d5e6f"
+		apiKey       = "portal-secret-4f1d2c9e8b7a"
+		wrongKey     = "guessed-secret-0a9b8c7d6e5f"
+		hookSecret   = "webhook-secret-77c3b1a9e2d4"
+		kafkaPass    = "kafka-secret-5e6f7a8b9c0d"
+		pgPass       = "pg-secret-1a2b3c4d5e6f"
 		badDSNSecret = "pg-secret-in-broken-dsn-9z"
 	)
 	secrets := []string{apiKey, wrongKey, hookSecret, kafkaPass, pgPass, badDSNSecret}
