@@ -365,6 +365,18 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	check("serve with a malformed DSN", string(failed))
 
+	// ... and neither does one that cannot reach its database
+	closed := freeAddr(t)
+	downCfg := securityConfig(t, "hub: {logLevel: debug}\n", portals, fmt.Sprintf("store: {driver: postgres, dsnFile: %s}\n",
+		write("down.dsn", "postgres://dxhub:"+pgPass+"@"+closed+"/db?sslmode=disable&connect_timeout=2")))
+	cmd = exec.Command(binPath, "serve", "--config", downCfg, "--data", t.TempDir(), "--listen", freeAddr(t))
+	cmd.Env = append(os.Environ(), "DXHUB_STANDARDS_DIR="+testenv.MustStandardsDir(t))
+	failed, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(failed), closed) {
+		t.Fatalf("serve without its database: %v %s", err, failed)
+	}
+	check("serve without its database", string(failed))
+
 	// a running hub at debug level: submissions, a refused key, status reads
 	h, _ := startHubConfig(t, cfgFile, t.TempDir(), freeAddr(t))
 	c := secClient{t, h.base, http.DefaultClient}
