@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dxhub/dxhub/internal/blob"
 	"github.com/dxhub/dxhub/internal/testpki"
 	"github.com/dxhub/dxhub/routing"
 )
@@ -382,4 +383,42 @@ func fingerprint(l *testpki.Leaf) string {
 		fmt.Fprintf(&b, "%02X", c)
 	}
 	return b.String()
+}
+
+// BenchmarkAuthenticate is the handler's cost of finding the portal of a
+// request: a configured key (SHA-256, constant-time compare with every
+// configured key; 50 portals) and a managed key (parse, key store lookup
+// — in memory here —, SHA-256, scope).
+func BenchmarkAuthenticate(b *testing.B) {
+	keys := &memKeys{keys: map[string]ManagedKey{}}
+	opts := testOptions()
+	for i := range 48 {
+		opts.Portals = append(opts.Portals, Portal{ID: fmt.Sprintf("p%02d", i), APIKey: fmt.Sprintf("key-%02d-0123456789", i), Tenants: []string{"05315000"}})
+	}
+	opts.Keys = keys
+	h, err := New(newFakeStore(), benchBlobs(b), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, _ := GenerateKey()
+	keys.keys[g.ID] = ManagedKey{ID: g.ID, PortalID: "portal-a", Hash: g.Hash, Tenants: []string{"09162000"}}
+	for name, key := range map[string]string{"configured": "key-47-0123456789", "managed": g.Secret} {
+		b.Run(name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodGet, "/v1/submissions/x", nil)
+			r.Header.Set("Authorization", "Bearer "+key)
+			for b.Loop() {
+				if _, p := h.authenticate(r); p != nil {
+					b.Fatal(p)
+				}
+			}
+		})
+	}
+}
+
+func benchBlobs(b *testing.B) *blob.Store {
+	bs, err := blob.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bs
 }

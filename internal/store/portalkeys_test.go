@@ -179,3 +179,27 @@ func BenchmarkAuditRecorder(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPortalKeyLookup is the per-request cost of a managed key: one
+// primary-key read.
+func BenchmarkPortalKeyLookup(b *testing.B) {
+	ctx := context.Background()
+	s := newTestDB(b, "sqlite").open(b)
+	for i := range 100 {
+		if err := s.CreatePortalKey(ctx, PortalKey{ID: fmt.Sprintf("k%04d", i), PortalID: "p1", Prefix: "x", Hash: "h",
+			CreatedAt: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.PortalKey(ctx, fmt.Sprintf("k%04d", i%100)); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
