@@ -296,6 +296,11 @@ func TestPortalMTLS(t *testing.T) {
 		o.Portals[1].ClientCert = &ClientCert{Fingerprint: fingerprint(certB), Roots: ca.Pool()}
 		o.Portals = append(o.Portals, Portal{ID: "portal-c", Tenants: []string{"05315000"},
 			ClientCert: &ClientCert{SubjectCN: "portal-c.example", Roots: ca.Pool(), Alone: true}})
+		// portal-d's certificates come from another CA (which the listener
+		// does not know here): portal-a's certificate, with the same CN, is
+		// not portal-d's
+		o.Portals = append(o.Portals, Portal{ID: "portal-d", APIKey: "key-d-5555555555", Tenants: []string{"05315000"},
+			ClientCert: &ClientCert{SubjectCN: "portal-a.example", Roots: otherCA.Pool()}})
 	})
 	doc := mustJSON(t, validDoc())
 	for _, c := range []struct {
@@ -311,6 +316,7 @@ func TestPortalMTLS(t *testing.T) {
 		{"key with another portal's certificate", keyA, certC, 401, CodeClientCertRequired, "subject CN \"portal-c.example\" is not the configured one"},
 		{"fingerprint pinned: same CN, other certificate", keyB, certA, 401, CodeClientCertRequired, "fingerprint is not the configured one"},
 		{"fingerprint pinned: the certificate", keyB, certB, 202, "", ""},
+		{"right CN, wrong CA", "key-d-5555555555", certA, 401, CodeClientCertRequired, "does not verify against the portal's CA"},
 		{"certificate alone where allowed", "", certC, 202, "", ""},
 		{"certificate alone where not allowed", "", certA, 401, CodeUnauthorized, "authenticates no portal on its own"},
 		{"unknown certificate alone", "", certStranger, 401, CodeUnauthorized, "authenticates no portal on its own"},
