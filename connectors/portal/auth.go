@@ -359,6 +359,14 @@ func (h *Handler) AuthorizeAccess(action string, resource func(r *http.Request) 
 			h.fail(w, r, p, "")
 			return "", false
 		}
+		if e.cred.scope != nil {
+			// These routes answer across the portal's tenants; a key limited
+			// to some of them must not read the others' data through them.
+			p := newProblem(CodeForbiddenTenant, "API key %s%s of portal %s is limited to tenants %s and cannot use %s, which spans all of the portal's tenants; use a key without a tenant limit",
+				KeyPrefix, e.cred.keyID, e.ID, strings.Join(e.cred.scope, ", "), r.URL.Path)
+			h.fail(w, r, p, e.ID)
+			return "", false
+		}
 		if p := h.audit(r.Context(), e, action, "", resource(r)); p != nil {
 			h.fail(w, r, p, e.ID)
 			return "", false

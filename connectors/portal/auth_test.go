@@ -428,3 +428,49 @@ func benchBlobs(b *testing.B) *blob.Store {
 	}
 	return bs
 }
+
+func TestAuthorizeAccess(t *testing.T) {
+	keys := &memKeys{keys: map[string]ManagedKey{}}
+	var got []Access
+	e := newEnv(t, func(o *Options) {
+		o.Keys = keys
+		o.AuditAccess = func(_ context.Context, a Access) error { got = append(got, a); return nil }
+	})
+	full := keys.add(t, "portal-b", nil)
+	scoped := keys.add(t, "portal-b", func(k *ManagedKey) { k.Tenants = []string{"11000000"} })
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/mailboxes/{handle}/messages", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := e.h.AuthorizeAccess("postfach.list", func(r *http.Request) string { return "mailbox " + r.PathValue("handle") })(w, r)
+		if ok {
+			fmt.Fprint(w, id)
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, c := range []struct {
+		key    string
+		status int
+		body   string
+	}{
+		{keyB, 200, "portal-b"},
+		{full, 200, "portal-b"},
+		{scoped, 403, "is limited to tenants 11000000 and cannot use /v1/mailboxes/bk-1/messages"},
+		{"wrong", 401, CodeUnauthorized},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/mailboxes/bk-1/messages", nil)
+		req.Header.Set("Authorization", "Bearer "+c.key)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := readAll(t, resp)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(b), c.body) {
+			t.Errorf("%d %s; want %d containing %q", resp.StatusCode, b, c.status, c.body)
+		}
+	}
+	if len(got) != 2 || got[0].Action != "postfach.list" || got[0].Detail != "mailbox bk-1" || got[0].Credential != "configured key" ||
+		!strings.HasPrefix(got[1].Credential, "key dxhk_") {
+		t.Fatalf("audit = %+v", got)
+	}
+}
