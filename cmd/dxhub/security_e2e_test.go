@@ -27,6 +27,7 @@ import (
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/internal/testenv"
 	"github.com/dxhub/dxhub/internal/testpki"
+	"github.com/dxhub/dxhub/xta"
 	"github.com/dxhub/dxhub/xta/xtatest"
 )
 
@@ -61,7 +62,7 @@ type secClient struct {
 	hc   *http.Client
 }
 
-func (c secClient) do(method, path, key string, body any) (int, []byte) {
+func (c secClient) do(method, path, key string, body any, hdr ...string) (int, []byte) {
 	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -75,6 +76,9 @@ func (c secClient) do(method, path, key string, body any) (int, []byte) {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
@@ -84,11 +88,11 @@ func (c secClient) do(method, path, key string, body any) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-func (c secClient) submit(key, tenant string) (int, string, []byte) {
+func (c secClient) submit(key, tenant string, hdr ...string) (int, string, []byte) {
 	c.t.Helper()
 	doc := readSample(c.t)
 	doc["tenant"] = tenant
-	code, b := c.do("POST", "/v1/submissions", key, doc)
+	code, b := c.do("POST", "/v1/submissions", key, doc, hdr...)
 	var a accepted
 	_ = json.Unmarshal(b, &a)
 	return code, a.ID, b
@@ -108,13 +112,15 @@ func TestPortalKeysMTLSAndAccessAudit(t *testing.T) {
 	ca := testpki.NewCA(t, "dxhub test CA")
 	srv := ca.Server(t, "localhost")
 	fpCert := ca.Client(t, "fachportal.example")
+	certOnly := ca.Client(t, "certportal.example")
 	keyFile := filepath.Join(t.TempDir(), "fachportal.key")
 	if err := os.WriteFile(keyFile, []byte("fachportal-key-6c1e9b2f77a0\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfgFile := securityConfig(t, fmt.Sprintf("hub:\n  tls: {certFile: %s, keyFile: %s}\n", srv.CertFile, srv.KeyFile),
-		fmt.Sprintf("  - {id: fachportal, apiKeyFile: %s, tenants: [\"05315000\"], clientCert: {subjectCN: fachportal.example, caFile: %s}}\n",
-			keyFile, ca.WriteCA(t)), "")
+		fmt.Sprintf("  - {id: fachportal, apiKeyFile: %s, tenants: [\"05315000\"], clientCert: {subjectCN: fachportal.example, caFile: %s}}\n"+
+			"  - {id: certportal, tenants: [\"05315000\"], clientCert: {fingerprint: %q, caFile: %s, withoutAPIKey: true}}\n",
+			keyFile, ca.WriteCA(t), xtaFingerprint(certOnly), ca.WriteCA(t)), "")
 	data := t.TempDir()
 	cli := func(args ...string) (int, string, string) {
 		return runCLI(t, append(args, "--config", cfgFile, "--data", data)...)
@@ -190,6 +196,26 @@ func TestPortalKeysMTLSAndAccessAudit(t *testing.T) {
 	if code, _ := withCert.do("GET", "/v1/submissions/"+fpID, "demo-key", nil); code != 404 {
 		t.Fatalf("demo portal reads fachportal's: %d", code)
 	}
+	// the same Idempotency-Key from two portals: two submissions, no leak
+	code, idemDemo, _ := plain.submit("demo-key", "05315000", "Idempotency-Key", "shared-1")
+	code2, idemFP, _ := withCert.submit("fachportal-key-6c1e9b2f77a0", "05315000", "Idempotency-Key", "shared-1")
+	if code != 202 || code2 != 202 || idemDemo == idemFP || idemDemo == "" {
+		t.Fatalf("shared idempotency key: %d %s / %d %s", code, idemDemo, code2, idemFP)
+	}
+
+	// the certificate-only portal: no Authorization header at all
+	certClient := secClient{t, h.base, &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+		Certificates: []tls.Certificate{certOnly.TLS}}}}}
+	code, certID, b := certClient.submit("", "05315000")
+	if code != 202 {
+		t.Fatalf("certificate-only portal: %d %s", code, b)
+	}
+	if code, b := certClient.do("GET", "/v1/submissions/"+certID, "", nil); code != 200 {
+		t.Fatalf("certificate-only read: %d %s", code, b)
+	}
+	if code, _ := plain.do("GET", "/v1/submissions/"+certID, "", nil); code != 401 {
+		t.Fatalf("no certificate, no key: %d", code)
+	}
 
 	// rotate without grace: the old key is expired at once, the new one works
 	code, out, errs = cli("portal", "key", "rotate", "--grace", "0s", "dxhk_"+created.ID, "--json")
@@ -231,7 +257,7 @@ func TestPortalKeysMTLSAndAccessAudit(t *testing.T) {
 	fv.AttachmentDir = t.TempDir()
 	eventually(t, 30*time.Second, "Köln's messages in the mailbox", func() (bool, error) {
 		list, err := fv.GetStatusList(ctx, 10)
-		if err != nil || len(list) != 2 {
+		if err != nil || len(list) != 5 { // Köln: demo, fachportal, the two shared-key posts, certportal
 			return false, err
 		}
 		for _, m := range list {
@@ -253,7 +279,8 @@ func TestPortalKeysMTLSAndAccessAudit(t *testing.T) {
 	}
 	want := map[string]bool{"portal demo-portal " + koelnID + " via configured key": false,
 		"portal demo-portal " + bonnID + " via key dxhk_" + created.ID: false,
-		"portal demo-portal " + bonnID + " via key dxhk_" + rotated.ID: false}
+		"portal demo-portal " + bonnID + " via key dxhk_" + rotated.ID: false,
+		"portal certportal " + certID + " via client certificate":      false}
 	for _, e := range reads {
 		want[e.Actor+" "+e.SubmissionID+" "+e.Detail] = true
 	}
@@ -439,3 +466,5 @@ func listenLocal(t *testing.T) net.Listener {
 	}
 	return ln
 }
+
+func xtaFingerprint(l *testpki.Leaf) string { return xta.Fingerprint(l.Cert) }
