@@ -125,6 +125,8 @@ type Hub struct {
 	// DebugListen, when set (host:port, keep it on 127.0.0.1), serves Go's
 	// pprof profiles under /debug/pprof/ on a listener of its own.
 	DebugListen string `mapstructure:"debugListen"`
+	// TLS serves the main listener over HTTPS (portals.go).
+	TLS HubTLS `mapstructure:"tls"`
 }
 
 // Limits bound what intake accepts.
@@ -179,11 +181,15 @@ type Portal struct {
 	// RateLimit bounds the portal's API requests; beyond it the hub answers
 	// 429 with Retry-After. Zero perSecond means unlimited.
 	RateLimit RateLimit `mapstructure:"rateLimit"`
+	// ClientCert binds the portal to its TLS client certificate (portals.go).
+	ClientCert PortalClientCert `mapstructure:"clientCert"`
 
 	// fileKey is the trimmed content of APIKeyFile once read; fileErr the
-	// reason it could not be read.
+	// reason it could not be read; keyHash the key's SHA-256 once
+	// DropPortalSecrets dropped the plaintext.
 	fileKey string
 	fileErr error
+	keyHash [sha256.Size]byte
 }
 
 // Secret returns the portal's effective API key: APIKey, or the content of
@@ -454,14 +460,18 @@ func (c *Config) BaseURL() string {
 	if c.Hub.BaseURL != "" {
 		return strings.TrimRight(c.Hub.BaseURL, "/")
 	}
+	scheme := "http://"
+	if c.Hub.TLS.Enabled() {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(c.Hub.Listen)
 	if err != nil {
-		return "http://" + c.Hub.Listen
+		return scheme + c.Hub.Listen
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // Location loads hub.timezone.
@@ -515,9 +525,8 @@ func (c *Config) PortalByAPIKey(key string) (Portal, bool) {
 	var found Portal
 	ok := 0
 	for _, p := range c.Portals {
-		secret := p.Secret()
-		have := sha256.Sum256([]byte(secret))
-		match := subtle.ConstantTimeCompare(want[:], have[:]) & boolInt(secret != "")
+		have, set := p.APIKeyHash()
+		match := subtle.ConstantTimeCompare(want[:], have[:]) & boolInt(set)
 		if match == 1 && ok == 0 {
 			found = p
 		}
@@ -547,8 +556,9 @@ func (c *Config) Service(id string) (Service, bool) {
 // DemoAPIKey. The caller should warn loudly at startup when it is not empty.
 func (c *Config) InsecureDemoPortals() []string {
 	var ids []string
+	demo := sha256.Sum256([]byte(DemoAPIKey))
 	for _, p := range c.Portals {
-		if p.Secret() == DemoAPIKey {
+		if h, ok := p.APIKeyHash(); ok && h == demo {
 			ids = append(ids, p.ID)
 		}
 	}

@@ -129,6 +129,7 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 	c.Mailbox.KeyFile = resolvePath(baseDir, c.Mailbox.KeyFile, fromEnv["mailbox.keyfile"] != "")
 	c.Mailbox.CAFile = resolvePath(baseDir, c.Mailbox.CAFile, fromEnv["mailbox.cafile"] != "")
 	c.XTA.resolvePaths(baseDir, fromEnv)
+	c.resolvePortalPaths(baseDir, fromEnv)
 	c.OSCI.resolvePaths(baseDir, fromEnv)
 	for i := range c.Services {
 		if pr := c.Services[i].Profile; pr != "" && !strings.HasPrefix(pr, BuiltinProfilePrefix) {

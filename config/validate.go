@@ -80,6 +80,7 @@ func (c *Config) Validate() error {
 	c.validateWorkersRetry(&p)
 	c.validateTenants(&p)
 	c.validatePortals(&p)
+	c.validatePortalTLS(&p)
 	c.validateServices(&p)
 	c.validateReliability(&p)
 	c.validateStore(&p)
@@ -275,7 +276,7 @@ func (c *Config) validatePortals(p *problems) {
 		switch {
 		case pt.APIKey != "" && pt.APIKeyFile != "":
 			p.add(k, "set either apiKey or apiKeyFile, not both")
-		case pt.APIKey == "" && pt.APIKeyFile == "":
+		case pt.APIKey == "" && pt.APIKeyFile == "" && !pt.ClientCert.WithoutAPIKey:
 			p.add(k, "needs apiKey or apiKeyFile")
 		case pt.APIKeyFile != "":
 			if pt.fileKey == "" && pt.fileErr == nil {

@@ -19,7 +19,10 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sub, args := args[0], args[1:]
 	fs, open := storeFlags("audit "+sub, stderr)
-	limit := fs.Int("limit", 0, "list: at most this many entries (0: all)")
+	limit := fs.Int("limit", 0, "list: at most this many entries, the newest (0: all)")
+	actor := fs.String("actor", "", `list: only this actor ("portal demo-portal"; a trailing * matches a prefix: "portal *")`)
+	action := fs.String("action", "", `list: only this action ("submission.read"; "xta.*")`)
+	submission := fs.String("submission", "", "list: only entries about this submission")
 	if err := parseFlags(fs.FlagSet, args); err != nil {
 		return err
 	}
@@ -51,7 +54,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "(record the head hash elsewhere: only an outside copy reveals entries cut off at the end)")
 		return nil
 	}
-	entries, err := st.AuditEntries(ctx, *limit)
+	entries, err := st.AuditList(ctx, store.AuditQuery{Actor: *actor, Action: *action, SubmissionID: *submission, Limit: *limit})
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,8 @@ func commands() []command {
 		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},
-		{"audit", "the hash-chained audit log of operator actions: list | verify (exit 1 if tampered)", cmdAudit},
+		{"audit", "the hash-chained audit log of operator actions and data access: list [--actor A] [--submission ID] | verify (exit 1 if tampered)", cmdAudit},
+		{"portal", "portal API keys: key create | rotate | revoke | list (secrets shown once, stored hashed)", cmdPortal},
 		{"bench", "measure the full path (intake → XTA → 1120 → webhook): throughput, latency, CPU, memory", cmdBench},
 		{"xta", "XTA tools: xta leser [--once] picks up replies from remote XTA mailboxes", cmdXTA},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {

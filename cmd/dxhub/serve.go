@@ -142,6 +142,7 @@ type hub struct {
 	notify     chan struct{} // wakes the Postfach dispatcher
 	hooks      chan struct{} // wakes the webhook dispatcher
 	kafka      *kafkaWiring  // status topic and intake connector (serve_kafka.go)
+	access     *accessWiring // portal keys, mTLS, data-access audit (serve_access.go)
 	handler    http.Handler
 }
 
@@ -226,8 +227,11 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	}
 	clock := routing.SystemClock{}
 	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
+	if h.access, err = newAccessWiring(cfg, h.store); err != nil {
+		return nil, err
+	}
 	mailbox := &xtabox.Mailbox{Store: h.store, Blobs: xtabox.BlobStore{Store: h.blobs}, Receiver: notifying{back, h.wakeNotify},
-		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock}
+		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock, AuditAccess: h.access.mailboxAudit}
 	xtaOpts, err := xtaClientOptions(cfg, log, clock)
 	if err != nil {
 		return nil, err
@@ -274,11 +278,12 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	h.loc = loc
 	h.sla = slaMonitor(cfg, h.store, clock, log, h.wakeNotify)
 
-	var portals []portal.Portal
+	portals, err := h.access.portals(cfg)
+	if err != nil {
+		return nil, err
+	}
 	targets := map[string]webhook.Target{}
 	for _, p := range cfg.Portals {
-		portals = append(portals, portal.Portal{ID: p.ID, APIKey: p.Secret(), Tenants: p.Tenants,
-			RateLimit: portal.RateLimit{PerSecond: p.RateLimit.PerSecond, Burst: p.RateLimit.Burst}})
 		if p.Webhook.URL != "" {
 			targets[p.ID] = webhook.Target{URL: p.Webhook.URL, Secret: p.Webhook.SigningSecret()}
 		}
@@ -292,10 +297,12 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		MaxJSONDepth: cfg.Limits.MaxJSONDepth, Logger: log, Ready: h.store.Ping,
 		OnAccepted: func(string) { h.pipeline.Wake(); h.wakeNotify() },
 		Check:      mapper.Check,
+		Keys:       storeKeys{h.store}, AuditAccess: h.access.portalAudit,
 	})
 	if err != nil {
 		return nil, err
 	}
+	cfg.DropPortalSecrets() // from here on only the keys' SHA-256 exist
 	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock, h.metrics); err != nil {
 		return nil, err
 	}
@@ -305,14 +312,14 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h.xta.mount(mux)
-	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.Authorize))
+	mux.Handle("GET /v1/mailboxes/{handle}/messages", servicekonto.Handler(h.store, api.AuthorizeAccess("postfach.list", mailboxResource)))
 	mux.Handle("GET /v1/mailboxes/{handle}/messages/{id}/attachments/{n}",
-		servicekonto.AttachmentHandler(h.store, xtabox.BlobStore{Store: h.blobs}, api.Authorize))
+		servicekonto.AttachmentHandler(h.store, xtabox.BlobStore{Store: h.blobs}, api.AuthorizeAccess("postfach.attachment.read", mailboxResource)))
 	if err := mountServiceSchemas(mux, cfg, h.engine, api); err != nil {
 		return nil, fmt.Errorf("service schemas: %w", err)
 	}
 	mux.Handle("GET /metrics", h.metrics.Handler())
-	h.handler = logRequests(log, h.metrics, mux)
+	h.handler = logRequests(log, h.metrics, xtabox.WithPeer(mux))
 	ok = true
 	return h, nil
 }
@@ -346,6 +353,7 @@ func (h *hub) wakeNotify() {
 func (h *hub) close() {
 	h.kafka.close()
 	h.xta.close()
+	h.access.close()
 	if h.engine != nil {
 		h.engine.Close()
 	}
@@ -364,6 +372,7 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, scheme := h.access.listen(ln)
 	srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	bg, stop := context.WithCancel(ctx)
 	defer stop()
@@ -416,7 +425,7 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 	xtaErrc := h.xta.start(stdout)
 	h.log.Info("dxhub listening", "addr", ln.Addr().String(), "base_url", h.cfg.BaseURL(),
 		"data", h.cfg.Hub.DataDir, "workers", h.cfg.Workers.Count, "version", version)
-	fmt.Fprintf(stdout, "dxhub ready on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "dxhub ready on %s://%s\n", scheme, ln.Addr())
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

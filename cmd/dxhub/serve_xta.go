@@ -130,7 +130,7 @@ func newXTAWiring(cfg *config.Config, mailbox xta.Backend, st *store.Store, out 
 	if w.tlsLn != nil {
 		mux := http.NewServeMux()
 		w.server.Mount(mux)
-		w.handler = logRequests(log, m, mux)
+		w.handler = logRequests(log, m, xtabox.WithPeer(mux))
 	}
 	return w, nil
 }

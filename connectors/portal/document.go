@@ -41,7 +41,7 @@ func (h *Handler) SubmitDocument(ctx context.Context, d Document) (routing.Submi
 	)
 	switch {
 	case d.APIKey != "":
-		portal, p = h.portalByKey(d.APIKey)
+		portal, p = h.portalByKey(ctx, d.APIKey)
 	case d.PortalID != "":
 		for i := range h.portals {
 			if subtle.ConstantTimeCompare([]byte(h.portals[i].ID), []byte(d.PortalID)) == 1 {

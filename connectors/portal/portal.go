@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -72,9 +71,15 @@ var _ Blobs = (*blob.Store)(nil)
 
 // Portal is one portal allowed to submit.
 type Portal struct {
-	ID      string
-	APIKey  string   // bearer token; compared in constant time
-	Tenants []string // AGS the portal may submit for
+	ID     string
+	APIKey string // bearer token; only its SHA-256 is kept (see auth.go)
+	// APIKeyHash is the SHA-256 of the bearer token, given instead of APIKey
+	// so the plaintext never reaches the handler.
+	APIKeyHash [sha256.Size]byte
+	Tenants    []string // AGS the portal may submit for and read
+	// ClientCert, if set, requires the portal's TLS client certificate
+	// (mTLS), with its API key or, if ClientCert.Alone, instead of one.
+	ClientCert *ClientCert
 	// RateLimit bounds the portal's requests (429 with Retry-After beyond
 	// it); zero means unlimited.
 	RateLimit RateLimit
@@ -113,6 +118,11 @@ type Options struct {
 	// pointer, errors = all of them). A non-nil error is a checker failure,
 	// not the submission's fault: it is logged and the submission accepted.
 	Check func(ctx context.Context, sub routing.Submission) ([]FieldError, error)
+	// Keys, if set, is the managed key store (auth.go).
+	Keys KeyStore
+	// AuditAccess, if set, records every data read (auth.go) before the data
+	// is served; an error refuses the read.
+	AuditAccess func(ctx context.Context, a Access) error
 }
 
 // Handler serves the portal API.
@@ -134,6 +144,7 @@ type Handler struct {
 	services map[string]bool
 	tracker  *blobTracker
 	mux      *http.ServeMux
+	touched  touches // managed keys' last-used updates
 }
 
 type portalEntry struct {
@@ -141,6 +152,8 @@ type portalEntry struct {
 	keyHash [sha256.Size]byte
 	tenants map[string]bool
 	limiter *bucket
+	hasKey  bool       // keyHash is a configured key
+	cred    credential // how this request authenticated (request-scoped copies)
 }
 
 // New checks opts and returns the handler.
@@ -198,12 +211,19 @@ func New(store Store, blobs Blobs, opts Options) (*Handler, error) {
 			return nil, errors.New("portal: a portal has no ID")
 		case ids[p.ID]:
 			return nil, fmt.Errorf("portal: duplicate portal ID %q", p.ID)
-		case p.APIKey == "":
+		case p.APIKey == "" && p.APIKeyHash == [sha256.Size]byte{} && (p.ClientCert == nil || !p.ClientCert.Alone):
 			return nil, fmt.Errorf("portal %s: empty API key", p.ID)
+		case p.ClientCert != nil && (p.ClientCert.Roots == nil || (p.ClientCert.SubjectCN == "" && p.ClientCert.Fingerprint == "")):
+			return nil, fmt.Errorf("portal %s: the client certificate needs a CA and a subject CN or fingerprint", p.ID)
 		}
 		ids[p.ID] = true
-		e := portalEntry{Portal: p, keyHash: sha256.Sum256([]byte(p.APIKey)), tenants: map[string]bool{}, limiter: newBucket(p.RateLimit)}
-		if other, dup := keys[e.keyHash]; dup {
+		e := portalEntry{Portal: p, keyHash: p.APIKeyHash, tenants: map[string]bool{}, limiter: newBucket(p.RateLimit)}
+		if p.APIKey != "" {
+			e.keyHash = sha256.Sum256([]byte(p.APIKey))
+		}
+		e.Portal.APIKey = "" // keep only the hash
+		e.hasKey = e.keyHash != [sha256.Size]byte{}
+		if other, dup := keys[e.keyHash]; dup && e.hasKey {
 			return nil, fmt.Errorf("portal %s: API key is the same as portal %s's", p.ID, other)
 		}
 		keys[e.keyHash] = p.ID
@@ -241,44 +261,6 @@ func (h *Handler) limits() DecodeLimits {
 	}
 }
 
-// authenticate finds the portal of the request's bearer token. Every configured
-// key is compared (in constant time, over SHA-256 digests of equal length), so
-// the timing does not depend on which key matched.
-func (h *Handler) authenticate(r *http.Request) (*portalEntry, *Problem) {
-	v := r.Header.Get("Authorization")
-	if v == "" {
-		return nil, newProblem(CodeUnauthorized, "missing Authorization header; send \"Authorization: Bearer <api key>\"")
-	}
-	scheme, token, ok := strings.Cut(v, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, newProblem(CodeUnauthorized, "malformed Authorization header; expected \"Bearer <api key>\"")
-	}
-	return h.portalByKey(token)
-}
-
-// portalByKey finds the portal of an API key; see authenticate.
-func (h *Handler) portalByKey(token string) (*portalEntry, *Problem) {
-	sum := sha256.Sum256([]byte(token))
-	var found *portalEntry
-	for i := range h.portals {
-		if subtle.ConstantTimeCompare(sum[:], h.portals[i].keyHash[:]) == 1 {
-			found = &h.portals[i]
-		}
-	}
-	if found == nil {
-		return nil, newProblem(CodeUnauthorized, "the API key is not valid")
-	}
-	if ok, wait := found.limiter.take(h.opts.Now()); !ok {
-		secs := max(1, int(math.Ceil(wait.Seconds())))
-		p := newProblem(CodeRateLimited, "portal %s exceeds its rate limit of %g requests/s (burst %d); retry after %d s",
-			found.ID, found.RateLimit.PerSecond, found.limiter.limit.Burst, secs)
-		p.retryAfter = secs
-		return found, p
-	}
-	return found, nil
-}
-
 // Authorize authenticates a request of another portal-facing route (such as
 // GET /v1/mailboxes/{handle}/messages) with the same bearer keys. On failure it
 // has already written the 401 problem and returns ok=false.
@@ -292,7 +274,7 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) (portalID st
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *Problem, portalID string) {
-	if p.Status == http.StatusUnauthorized && p.Detail == "the API key is not valid" {
+	if p.Status == http.StatusUnauthorized && (p.Detail == "the API key is not valid" || p.Code == CodeKeyExpired || p.Code == CodeKeyRevoked) {
 		w.Header().Set("WWW-Authenticate", wwwAuthenticateInvalidTok)
 	}
 	level := slog.LevelInfo
@@ -537,7 +519,7 @@ func (q *intakeRequest) decode(ctx context.Context, r io.Reader, hint int64, wha
 		return nil, fieldProblem(CodeUnknownTenant, "/tenant", "tenant %q (AGS) is not served by this hub", in.Tenant)
 	}
 	if !q.portal.tenants[in.Tenant] {
-		return nil, fieldProblem(CodeForbiddenTenant, "/tenant", "portal %s may not submit for tenant %s", q.portal.ID, in.Tenant)
+		return nil, q.portal.forbidden(in.Tenant, "submit for")
 	}
 	if !q.h.services[in.Service] {
 		return nil, fieldProblem(CodeUnknownService, "/service", "service %q is not configured", clip(in.Service, 100))
@@ -767,10 +749,19 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	case subtle.ConstantTimeCompare([]byte(sub.PortalID), []byte(portal.ID)) != 1:
 		h.fail(w, r, notFound, portal.ID)
 		return
+	case !portal.tenants[sub.Tenant]:
+		p := portal.forbidden(sub.Tenant, "read submissions of")
+		p.Field = nil
+		h.fail(w, r, p, portal.ID)
+		return
 	}
 	events, err := h.store.Events(ctx, id)
 	if err != nil {
 		h.fail(w, r, h.internal(ctx, "loading the status history", err), portal.ID)
+		return
+	}
+	if p := h.audit(ctx, portal, "submission.read", sub.ID, ""); p != nil {
+		h.fail(w, r, p, portal.ID)
 		return
 	}
 	v := submissionView{

@@ -61,6 +61,10 @@ type Mailbox struct {
 	Clock       routing.Clock
 	// MaxInboundBytes caps one inbound XÖV message held in memory for parsing.
 	MaxInboundBytes int64
+	// AuditAccess, if set, records every getMessage before the message is
+	// served and every close once committed (access.go); an error fails the
+	// request (fault 9030), so nothing is handed out unaudited.
+	AuditAccess func(ctx context.Context, a Access) error
 }
 
 var (
@@ -159,6 +163,9 @@ func (m *Mailbox) Fetch(ctx context.Context, reader, messageID string) (*xta.Out
 	if err != nil {
 		return nil, err
 	}
+	if err := m.audit(ctx, "xta.getMessage", reader, it.TransportID, it.SubmissionID); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
 	xml := it.Message.XML
 	out := &xta.OutboundMessage{
 		Meta: m.meta(it),
@@ -188,7 +195,13 @@ func (m *Mailbox) Close(ctx context.Context, reader, messageID string) error {
 	if errors.Is(err, routing.ErrNotFound) {
 		return fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if err := m.audit(ctx, "xta.close", reader, messageID, ""); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
 }
 
 // Receive takes a reply from a Fachverfahren (sendMessage). It returns only
