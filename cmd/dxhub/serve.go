@@ -312,6 +312,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, fmt.Errorf("service schemas: %w", err)
 	}
 	mux.Handle("GET /metrics", h.metrics.Handler())
+	if err := h.mountAdmin(mux); err != nil {
+		return nil, fmt.Errorf("admin UI: %w", err)
+	}
 	h.handler = logRequests(log, h.metrics, mux)
 	ok = true
 	return h, nil
