@@ -38,10 +38,18 @@ func cmdAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tenants := fs.String("tenant", "", "add: the tenants (AGS, comma-separated) the account may see")
 	global := fs.Bool("global", false, "add: the account sees every tenant (the provider's staff)")
 	pwFile := fs.String("password-file", "", "add, passwd: read the password from this file instead of standard input")
-	if err := parseFlags(fs.FlagSet, args); err != nil {
-		return err
+	// Flags may follow the account name (add alice --tenant …): parse on
+	// after each positional argument.
+	var rest []string
+	for {
+		if err := parseFlags(fs.FlagSet, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
 	}
-	rest := fs.Args()
 	var name string
 	switch sub {
 	case "list":
