@@ -76,7 +76,7 @@ func parsePages(loc *time.Location) (map[string]*template.Template, error) {
 			}
 			return t.In(loc).Format("2006-01-02 15:04:05")
 		},
-		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"statusKind":   func(s routing.Status) string { return statusKind(s) },
 		"statusSymbol": func(s routing.Status) string { return statusSymbol(s) },
 		"tpath":        tenantPath,
