@@ -106,7 +106,15 @@ func cmdAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	st, err := open(ctx)
+	var st *store.Store
+	var err error
+	if sub == "add" {
+		// The first account may be added before the hub ever ran: add
+		// creates the data directory and database when missing.
+		st, err = openStoreForAdd(ctx, fs.Lookup("config").Value.String(), fs.Lookup("data").Value.String())
+	} else {
+		st, err = open(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -165,6 +173,20 @@ func cmdAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "account %s disabled; its sessions ended\n", name)
 	}
 	return nil
+}
+
+func openStoreForAdd(ctx context.Context, cfgPath, dataDir string) (*store.Store, error) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if dataDir == "" {
+		dataDir = cfg.Hub.DataDir
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return openStoreIn(ctx, cfg, dataDir, true)
 }
 
 func notFoundAccount(err error, name string) error {

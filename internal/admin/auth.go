@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -82,16 +84,20 @@ type loginData struct {
 	LoggedIn bool
 }
 
-// safeNext keeps only redirects to pages of the UI itself.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+// SafeNext keeps only redirects to pages of the UI itself: a relative
+// reference whose cleaned path is under /admin/; anything else is /admin/.
+func SafeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\r\n\t") || !strings.HasPrefix(u.Path, Prefix) ||
+		!strings.HasPrefix(path.Clean(u.Path)+"/", Prefix) {
 		return Prefix
 	}
-	return next
+	return u.RequestURI()
 }
 
 func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
-	u.showLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	u.showLogin(w, r, http.StatusOK, loginData{Next: SafeNext(r.URL.Query().Get("next"))})
 }
 
 // showLogin renders the login form with a fresh login CSRF token, which is
@@ -127,7 +133,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.ToLower(strings.TrimSpace(r.PostFormValue("name")))
 	pw := r.PostFormValue("password")
-	next := safeNext(r.PostFormValue("next"))
+	next := SafeNext(r.PostFormValue("next"))
 	if len(name) > 64 {
 		name = name[:64]
 	}
