@@ -43,7 +43,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	clock *fakeClock
 	srv   *httptest.Server
@@ -54,7 +54,7 @@ type env struct {
 // tenants, an operator for each (alice: A, bob: B) and one global account
 // (staff), and a dead-lettered submission "dl-a" of tenant A plus a
 // delivered one "ok-b" of tenant B.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"), store.Options{})
@@ -653,4 +653,48 @@ func FuzzSafeNext(f *testing.F) {
 			t.Fatalf("SafeNext(%q) = %q", next, got)
 		}
 	})
+}
+
+// TestRoutesAndSLAPages: the routes a tenant's deliveries used, and a
+// message over its service's SLA once the (injected) clock passes it.
+func TestRoutesAndSLAPages(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, _, err := e.st.CreateSubmission(ctx, routing.NewSubmission{Submission: routing.Submission{ID: "wait-a", PortalID: "portal",
+		Tenant: agsA, Service: "universeller-antrag", Reference: "REF-A-WAIT", Applicant: routing.Applicant{Name: "A"},
+		Form: []byte(`{}`), ReceivedAt: e.clock.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	msg := routing.Message{SubmissionID: "wait-a", UUID: "uuid-wait-a", Standard: "XBau-Kernmodul", Version: "1.3.0", TypeCode: "1200",
+		RootElement: "r", Namespace: "n", Service: "urn:s", XML: []byte("<x/>")}
+	e.st.SaveMapped(ctx, msg, routing.StatusEvent{Status: routing.StatusValidated, Time: e.clock.Now(), Source: routing.SourceHub})
+	e.st.SaveRoute(ctx, routing.Delivery{SubmissionID: "wait-a", MessageUUID: msg.UUID, TransportID: "urn:x:wait-a",
+		Route: routing.Route{ReaderKey: "ags:" + agsA, ServiceURI: "urn:s", Transport: routing.TransportXTAMailbox, Source: "file:config"}},
+		routing.StatusEvent{Status: routing.StatusRouted, Time: e.clock.Now(), Source: routing.SourceHub})
+	d, _ := e.st.GetDelivery(ctx, "wait-a")
+	ev := routing.StatusEvent{Status: routing.StatusDelivered, Time: e.clock.Now(), Source: routing.SourceHub}
+	if err := e.st.RecordAttempt(ctx, routing.AttemptResult{Delivery: d, Number: 1, Started: e.clock.Now(), Finished: e.clock.Now(),
+		Outcome: routing.Outcome{Kind: routing.Delivered}, Done: true, Event: &ev}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.mustLogin("alice", pwA)
+	r := b.get("/admin/t/" + agsA + "/routes")
+	if r.code != 200 || !strings.Contains(r.body, "built-in mailbox") || !strings.Contains(r.body, "https://xta.example/send") ||
+		strings.Contains(r.body, "ags:"+agsB) {
+		t.Fatalf("routes:\n%s", r.body)
+	}
+	if r := b.get("/admin/t/" + agsA + "/sla"); !strings.Contains(r.body, "Messages over their SLA: 0") {
+		t.Fatalf("sla before the deadline:\n%s", r.body)
+	}
+	e.clock.Advance(73 * time.Hour) // the default SLA is 72 h
+	b.mustLogin("alice", pwA)       // (the session's maximum age has passed meanwhile)
+	r = b.get("/admin/t/" + agsA + "/sla")
+	if !strings.Contains(r.body, "Messages over their SLA: 1") || !strings.Contains(r.body, "REF-A-WAIT") ||
+		!strings.Contains(r.body, "<td>1 h 0 min</td>") || !strings.Contains(r.body, "waiting") {
+		t.Fatalf("sla after the deadline:\n%s", r.body)
+	}
+	if r := b.get("/admin/t/" + agsA + "/"); !strings.Contains(r.body, "Messages over their SLA: <strong>1</strong>") {
+		t.Fatalf("overview:\n%s", r.body)
+	}
 }

@@ -38,3 +38,6 @@ CREATE TABLE admin_login_failures (
     window_start INTEGER NOT NULL,
     locked_until INTEGER
 );
+
+-- The admin UI lists one tenant's submissions, newest first.
+CREATE INDEX submissions_tenant_received ON submissions (tenant, received_at);

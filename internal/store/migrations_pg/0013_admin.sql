@@ -29,3 +29,6 @@ CREATE TABLE admin_login_failures (
     window_start BIGINT NOT NULL,
     locked_until BIGINT
 );
+
+-- The admin UI lists one tenant's submissions, newest first.
+CREATE INDEX submissions_tenant_received ON submissions (tenant, received_at);
