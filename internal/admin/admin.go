@@ -55,6 +55,7 @@ type Store interface {
 	AdminLoginLockedUntil(ctx context.Context, now time.Time, keys ...string) (time.Time, error)
 	RecordAdminLoginFailure(ctx context.Context, key string, now time.Time, p store.LoginThrottle) (time.Time, error)
 	ClearAdminLoginFailures(ctx context.Context, key string) error
+	PurgeAdminLoginFailures(ctx context.Context, before, now time.Time) (int64, error)
 
 	AdminSubmissions(ctx context.Context, f store.AdminSubmissionFilter) ([]store.AdminSubmission, int, error)
 	AdminStatusCounts(ctx context.Context, tenant string) (map[routing.Status]int, error)

@@ -161,6 +161,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		bcrypt.CompareHashAndPassword(dummyHash(), []byte(pw)) // same time as a real check
 	}
 	if !ok {
+		// Old counts go first, so names tried by a guesser do not pile up.
+		if _, err := u.o.Store.PurgeAdminLoginFailures(ctx, now.Add(-u.o.Throttle.Window), now); err != nil {
+			u.serverError(w, r, err)
+			return
+		}
 		for _, k := range keys {
 			if _, err := u.o.Store.RecordAdminLoginFailure(ctx, k, now, u.o.Throttle); err != nil {
 				u.serverError(w, r, err)

@@ -317,6 +317,19 @@ func (s *Store) ClearAdminLoginFailures(ctx context.Context, key string) error {
 	return nil
 }
 
+// PurgeAdminLoginFailures forgets failure counts whose window started
+// before `before` and whose lock (if any) has ended by now, so names tried
+// by someone guessing do not pile up.
+func (s *Store) PurgeAdminLoginFailures(ctx context.Context, before, now time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM admin_login_failures WHERE window_start < ? AND (locked_until IS NULL OR locked_until < ?)`,
+		micros(before), micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: purge login failures: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // AdminSubmissionFilter selects one tenant's submissions.
 type AdminSubmissionFilter struct {
 	Tenant string

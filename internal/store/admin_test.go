@@ -110,8 +110,19 @@ func TestAdminAccountsAndSessions(t *testing.T) {
 		if got, _ := s.AdminLoginLockedUntil(ctx, t0.Add(29*time.Minute), "name:alice"); !got.IsZero() {
 			t.Fatalf("lock after lockout = %v", got)
 		}
-		if err := s.ClearAdminLoginFailures(ctx, "name:alice"); err != nil {
+		s.RecordAdminLoginFailure(ctx, "name:mallory", t0.Add(25*time.Minute), p)
+		// At 28 min alice's lock still holds; mallory's window is fresh.
+		if n, err := s.PurgeAdminLoginFailures(ctx, t0.Add(20*time.Minute), t0.Add(27*time.Minute)); err != nil || n != 0 {
+			t.Fatalf("purge during lock = %d %v", n, err)
+		}
+		if n, err := s.PurgeAdminLoginFailures(ctx, t0.Add(20*time.Minute), t0.Add(30*time.Minute)); err != nil || n != 1 {
+			t.Fatalf("purge = %d %v", n, err)
+		}
+		if err := s.ClearAdminLoginFailures(ctx, "name:mallory"); err != nil {
 			t.Fatal(err)
+		}
+		if n, _ := s.PurgeAdminLoginFailures(ctx, t0.Add(time.Hour), t0.Add(time.Hour)); n != 0 {
+			t.Fatalf("cleared key still there: %d", n)
 		}
 	})
 }

@@ -109,6 +109,12 @@ async function tenantA() {
     check(history.includes('dead letter retried by admin ' + env('USER_A')), 'history names the operator');
     await screenshot(page, 'delivered-a');
 
+    await page.getByRole('navigation', { name: /Pages of/ }).getByRole('link', { name: 'Routes in use' }).click();
+    const routes = await page.getByRole('table').textContent();
+    check(routes.includes('ags:' + TENANT_A) && routes.includes('built-in mailbox'), 'the route the retry used is listed');
+    check(!routes.includes('ags:' + TENANT_B), "no route of tenant B");
+    await screenshot(page, 'routes-a');
+
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(BASE + '/admin/login?out=1');
     await page.goto(`${BASE}/admin/t/${TENANT_A}/submissions/${SUB_A}`);
