@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -696,5 +697,43 @@ func TestRoutesAndSLAPages(t *testing.T) {
 	}
 	if r := b.get("/admin/t/" + agsA + "/"); !strings.Contains(r.body, "Messages over their SLA: <strong>1</strong>") {
 		t.Fatalf("overview:\n%s", r.body)
+	}
+}
+
+// TestListPagingAndEscaping: 50 rows a page with working links that keep
+// the filter, and text from portals is escaped, never markup.
+func TestListPagingAndEscaping(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 60 {
+		ref := fmt.Sprintf("PAGE-%02d", i)
+		if i == 55 { // on the first page (newest first)
+			ref = `PAGE-<script>alert("x")</script>&`
+		}
+		if _, _, err := e.st.CreateSubmission(ctx, routing.NewSubmission{Submission: routing.Submission{ID: fmt.Sprintf("p-%02d", i),
+			PortalID: "portal", Tenant: agsA, Service: "universeller-antrag", Reference: ref, Applicant: routing.Applicant{Name: "A"},
+			Form: []byte(`{}`), ReceivedAt: e.clock.Now().Add(time.Duration(i) * time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := e.browser()
+	b.mustLogin("alice", pwA)
+	r := b.get("/admin/t/" + agsA + "/submissions?status=received&q=page-")
+	if !strings.Contains(r.body, "Submissions 1–50 of 60, status received, search “page-”") ||
+		!strings.Contains(r.body, `href="/admin/t/05315000/submissions?status=received&amp;q=page-&amp;offset=50" rel="next"`) ||
+		strings.Contains(r.body, `rel="prev"`) {
+		t.Fatalf("page 1:\n%s", r.body)
+	}
+	if strings.Contains(r.body, "<script>") || !strings.Contains(r.body, `PAGE-&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;`) {
+		t.Fatal("a portal's reference is not escaped")
+	}
+	r = b.get("/admin/t/" + agsA + "/submissions?status=received&q=page-&offset=50")
+	if !strings.Contains(r.body, "Submissions 51–60 of 60") || !strings.Contains(r.body, `rel="prev"`) ||
+		strings.Contains(r.body, `rel="next"`) || !strings.Contains(r.body, ">p-00<") {
+		t.Fatalf("page 2:\n%s", r.body)
+	}
+	if r := b.get("/admin/t/" + agsA + "/submissions?status=bogus"); r.code != http.StatusBadRequest ||
+		!strings.Contains(r.body, "Choose a status from the list.") {
+		t.Fatalf("bad status: %d", r.code)
 	}
 }
