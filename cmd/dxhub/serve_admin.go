@@ -17,7 +17,7 @@ func (h *hub) mountAdmin(mux *http.ServeMux) error {
 	}
 	tenants := make([]admin.Tenant, 0, len(h.cfg.Tenants))
 	for _, t := range h.cfg.Tenants {
-		tenants = append(tenants, admin.Tenant{AGS: t.AGS, Name: t.Name})
+		tenants = append(tenants, admin.Tenant{AGS: t.AGS, Name: t.Name, DVDVKey: t.DVDVKey})
 	}
 	slas := map[string]time.Duration{}
 	for _, s := range h.cfg.Services {

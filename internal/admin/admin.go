@@ -63,6 +63,7 @@ type Store interface {
 	AdminDeadLetters(ctx context.Context, tenant string, all bool) ([]store.DeadLetter, error)
 	CheckSubmissionTenant(ctx context.Context, tenant, submissionID string) error
 	AdminRoutes(ctx context.Context, tenant string) ([]store.AdminRoute, error)
+	AdminCachedRoutes(ctx context.Context, readerKey string) ([]store.AdminCachedRoute, error)
 	AdminUnfetched(ctx context.Context, tenant string, before time.Time, limit int) ([]store.AdminUnfetched, error)
 
 	// The operator actions of `dxhub deadletter retry|drop`, and the audit log.
@@ -75,8 +76,9 @@ var _ Store = (*store.Store)(nil)
 
 // Tenant is a configured municipality.
 type Tenant struct {
-	AGS  string
-	Name string
+	AGS     string
+	Name    string
+	DVDVKey string // the tenant's organisation key as a reader (its cached DVDV routes)
 }
 
 // Options configure the UI.

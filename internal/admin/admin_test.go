@@ -80,7 +80,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e.seed("dl-a", agsA, "REF-A-1", true)
 	e.seed("ok-b", agsB, "REF-B-1", false)
-	ui, err := admin.New(admin.Options{Store: st, Tenants: []admin.Tenant{{AGS: agsA, Name: "Stadt Köln"}, {AGS: agsB, Name: "Stadt Düsseldorf"}},
+	ui, err := admin.New(admin.Options{Store: st, Tenants: []admin.Tenant{{AGS: agsA, Name: "Stadt Köln", DVDVKey: "ags:" + agsA}, {AGS: agsB, Name: "Stadt Düsseldorf", DVDVKey: "ags:" + agsB}},
 		SessionIdle: 30 * time.Minute, SessionMaxAge: 2 * time.Hour,
 		Throttle: store.LoginThrottle{Max: 3, Window: 10 * time.Minute, Lockout: 15 * time.Minute},
 		Now:      e.clock.Now, Wake: func() { e.woken++ }})
@@ -678,9 +678,19 @@ func TestRoutesAndSLAPages(t *testing.T) {
 		Outcome: routing.Outcome{Kind: routing.Delivered}, Done: true, Event: &ev}); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.st.DVDVCachePut(ctx, store.DVDVCacheEntry{Kind: "service", Key: "ags:" + agsA + " urn:xoev-de:xbau:baugenehmigung",
+		Value: []byte(`{}`), Server: "https://dvdv.example", FetchedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	e.st.DVDVCachePut(ctx, store.DVDVCacheEntry{Kind: "service", Key: "ags:" + agsB + " urn:other", Value: []byte(`{}`),
+		FetchedAt: e.clock.Now(), ExpiresAt: e.clock.Now()})
 	b := e.browser()
 	b.mustLogin("alice", pwA)
 	r := b.get("/admin/t/" + agsA + "/routes")
+	if !strings.Contains(r.body, "Cached DVDV service lookups: 1") || !strings.Contains(r.body, "urn:xoev-de:xbau:baugenehmigung") ||
+		strings.Contains(r.body, "urn:other") || !strings.Contains(r.body, "https://dvdv.example") {
+		t.Fatalf("cached routes:\n%s", r.body)
+	}
 	if r.code != 200 || !strings.Contains(r.body, "built-in mailbox") || !strings.Contains(r.body, "https://xta.example/send") ||
 		strings.Contains(r.body, "ags:"+agsB) {
 		t.Fatalf("routes:\n%s", r.body)

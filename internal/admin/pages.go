@@ -379,7 +379,16 @@ func (u *UI) drop(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, tenantPath(r.PathValue("tenant"), "deadletters")+"?done=dropped", http.StatusSeeOther)
 }
 
-type routesData struct{ Rows []store.AdminRoute }
+type routesData struct {
+	Rows    []store.AdminRoute
+	DVDVKey string
+	Cached  []cachedRoute
+}
+
+type cachedRoute struct {
+	store.AdminCachedRoute
+	Stale bool // expired: served only while the DVDV is unreachable, refreshed on next use
+}
 
 func (u *UI) routesPage(w http.ResponseWriter, r *http.Request) {
 	rows, err := u.o.Store.AdminRoutes(r.Context(), r.PathValue("tenant"))
@@ -387,7 +396,19 @@ func (u *UI) routesPage(w http.ResponseWriter, r *http.Request) {
 		u.serverError(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "routes", u.tenantPage(r, "Routes in use", "routes", routesData{Rows: rows}))
+	d := routesData{Rows: rows, DVDVKey: u.tenantOf(r).DVDVKey}
+	if d.DVDVKey != "" {
+		cached, err := u.o.Store.AdminCachedRoutes(r.Context(), d.DVDVKey)
+		if err != nil {
+			u.serverError(w, r, err)
+			return
+		}
+		now := u.o.Now()
+		for _, c := range cached {
+			d.Cached = append(d.Cached, cachedRoute{AdminCachedRoute: c, Stale: !c.ExpiresAt.After(now)})
+		}
+	}
+	u.render(w, r, http.StatusOK, "routes", u.tenantPage(r, "Routes in use", "routes", d))
 }
 
 // breach is a message over its service's fetch deadline.

@@ -498,6 +498,45 @@ func (s *Store) AdminRoutes(ctx context.Context, tenant string) ([]AdminRoute, e
 	return out, rows.Err()
 }
 
+// AdminCachedRoute is a DVDV service lookup cached for a reader
+// (dvdv_cache kind "service", key "<reader key> <service URI>").
+type AdminCachedRoute struct {
+	ServiceURI string
+	Negative   bool   // the DVDV had no entry
+	Detail     string // the DVDV's warning for a negative entry
+	Server     string
+	FetchedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// AdminCachedRoutes lists the cached DVDV service lookups of one reader
+// (a tenant's DVDV key), by service URI.
+func (s *Store) AdminCachedRoutes(ctx context.Context, readerKey string) ([]AdminCachedRoute, error) {
+	prefix := strings.ToLower(strings.TrimSpace(readerKey)) + " "
+	rows, err := s.db.QueryContext(ctx, `SELECT key, negative, detail, server, fetched_at, expires_at FROM dvdv_cache
+		WHERE kind = 'service' AND key LIKE ? ESCAPE '\' ORDER BY key`, likeEscape(prefix)+"%")
+	if err != nil {
+		return nil, fmt.Errorf("store: cached routes: %w", err)
+	}
+	defer rows.Close()
+	var out []AdminCachedRoute
+	for rows.Next() {
+		var r AdminCachedRoute
+		var key string
+		var neg int
+		var fetched, expires int64
+		if err := rows.Scan(&key, &neg, &r.Detail, &r.Server, &fetched, &expires); err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(key, prefix) { // LIKE is case-insensitive on SQLite
+			continue
+		}
+		r.ServiceURI, r.Negative, r.FetchedAt, r.ExpiresAt = strings.TrimPrefix(key, prefix), neg == 1, fromMicros(fetched), fromMicros(expires)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // AdminUnfetched is a tenant's message that its reader has not fetched.
 type AdminUnfetched struct {
 	SubmissionID string

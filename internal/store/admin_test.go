@@ -209,6 +209,22 @@ func TestAdminTenantQueries(t *testing.T) {
 			routes[1].Transport != "xta-mailbox" {
 			t.Fatalf("routes = %+v %v", routes, err)
 		}
+		for _, e := range []DVDVCacheEntry{
+			{Kind: "service", Key: "ags:05315000 urn:s", Value: []byte(`{}`), Server: "https://dvdv", FetchedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+			{Kind: "service", Key: "ags:05315000 urn:t", Negative: true, Detail: "no entry", FetchedAt: t0, ExpiresAt: t0},
+			{Kind: "service", Key: "ags:053150001 urn:s", Value: []byte(`{}`), FetchedAt: t0, ExpiresAt: t0},
+			{Kind: "service", Key: "ags:05111000 urn:s", Value: []byte(`{}`), FetchedAt: t0, ExpiresAt: t0},
+			{Kind: "authority", Key: "ags:05315000 x", Value: []byte(`{}`), FetchedAt: t0, ExpiresAt: t0},
+		} {
+			if err := s.DVDVCachePut(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cached, err := s.AdminCachedRoutes(ctx, "AGS:05315000")
+		if err != nil || len(cached) != 2 || cached[0].ServiceURI != "urn:s" || cached[0].Negative || cached[0].Server != "https://dvdv" ||
+			!cached[1].Negative || cached[1].Detail != "no entry" || !cached[0].ExpiresAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("cached routes = %+v %v", cached, err)
+		}
 		un, err := s.AdminUnfetched(ctx, "05315000", t0.Add(time.Hour), 0)
 		if err != nil || len(un) != 1 || un[0].SubmissionID != "s1" || un[0].State != "delivered" || !un[0].AlertedAt.IsZero() {
 			t.Fatalf("unfetched = %+v %v", un, err)
