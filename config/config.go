@@ -92,6 +92,8 @@ type Config struct {
 	Store Store `mapstructure:"store"`
 	// Kafka: status topic and intake connector (kafka.go).
 	Kafka Kafka `mapstructure:"kafka"`
+	// Admin: the admin web UI under /admin/ (admin.go).
+	Admin Admin `mapstructure:"admin"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -376,6 +378,7 @@ func defaults() Config {
 		Reliability: DefaultReliability(),
 		Store:       DefaultStore(),
 		Kafka:       DefaultKafka(),
+		Admin:       DefaultAdmin(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

@@ -43,6 +43,7 @@ func commands() []command {
 		{"replay", "re-map a stored submission (--profile-version, --dry-run diff) and send it as a new, linked message", cmdReplay},
 		{"schema", "print the JSON Schema of a service's submission (--list: the services)", cmdSchema},
 		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
+		{"admin", "admin UI accounts: admin user add NAME --tenant AGS | passwd NAME | disable NAME | list", cmdAdmin},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},
 		{"audit", "the hash-chained audit log of operator actions and data access: list [--actor A] [--submission ID] | verify (exit 1 if tampered)", cmdAudit},

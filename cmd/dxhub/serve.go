@@ -318,6 +318,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err := mountServiceSchemas(mux, cfg, h.engine, api); err != nil {
 		return nil, fmt.Errorf("service schemas: %w", err)
 	}
+	if err := h.mountAdmin(mux); err != nil {
+		return nil, fmt.Errorf("admin UI: %w", err)
+	}
 	mux.Handle("GET /metrics", h.metrics.Handler())
 	h.handler = logRequests(log, h.metrics, xtabox.WithPeer(mux))
 	ok = true
