@@ -3,7 +3,7 @@
 
 GO        ?= go
 BIN       := bin/dxhub
-APT_PKGS  := libxml2-dev libxml2-utils pkg-config gcc xmlsec1 openssl postgresql kcat
+APT_PKGS  := libxml2-dev libxml2-utils pkg-config gcc xmlsec1 openssl postgresql kcat clamav-daemon
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 GOTESTFLAGS ?=
