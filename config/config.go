@@ -92,6 +92,10 @@ type Config struct {
 	Store Store `mapstructure:"store"`
 	// Kafka: status topic and intake connector (kafka.go).
 	Kafka Kafka `mapstructure:"kafka"`
+	// Antivirus: clamd scan of intake (antivirus.go); Retention: payload
+	// purge (retention.go).
+	Antivirus Antivirus `mapstructure:"antivirus"`
+	Retention Retention `mapstructure:"retention"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -134,6 +138,9 @@ type Limits struct {
 	MaxAttachmentBytes Size `mapstructure:"maxAttachmentBytes"` // one attachment
 	MaxAttachments     int  `mapstructure:"maxAttachments"`
 	MaxJSONDepth       int  `mapstructure:"maxJSONDepth"`
+	// All attachments of one submission together, and the XML limits (limits.go).
+	MaxTotalAttachmentBytes Size      `mapstructure:"maxTotalAttachmentBytes"`
+	XML                     XMLLimits `mapstructure:"xml"`
 }
 
 // Workers configures the pipeline workers that lease due jobs. Count 0 makes
@@ -237,6 +244,9 @@ type Service struct {
 	// Expiry withdraws a message its reader has not fetched within this time
 	// (status expired); 0 means never. Must be longer than the SLA.
 	Expiry time.Duration `mapstructure:"expiry"`
+	// Retention is how long payloads of finished submissions are kept
+	// (retention.go); 0 means retention.default.
+	Retention time.Duration `mapstructure:"retention"`
 	// ProfileVersions are older versions of Profile (same forms: builtin:NAME
 	// or a file), kept selectable by `dxhub replay --profile-version`.
 	ProfileVersions []string `mapstructure:"profileVersions"`
@@ -370,6 +380,8 @@ func defaults() Config {
 		Reliability: DefaultReliability(),
 		Store:       DefaultStore(),
 		Kafka:       DefaultKafka(),
+		Antivirus:   DefaultAntivirus(),
+		Retention:   DefaultRetention(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",
@@ -385,6 +397,9 @@ func defaults() Config {
 			MaxAttachmentBytes: 100 * MiB,
 			MaxAttachments:     50,
 			MaxJSONDepth:       32,
+
+			MaxTotalAttachmentBytes: DefaultMaxTotalAttachmentBytes,
+			XML:                     DefaultXMLLimits(),
 		},
 		Workers: Workers{Count: 4, Lease: 60 * time.Second, PollInterval: 200 * time.Millisecond},
 		Retry: Retry{
