@@ -34,6 +34,8 @@ func TestHardenKeys(t *testing.T) {
 			"antivirus.clamd.timeout: must be greater than 0"},
 		{"bad schedule", func(c *Config) { c.Retention.Schedule = "nightly" },
 			`retention.schedule: not a cron schedule (5 fields, e.g. "30 2 * * *"): expected exactly 5 fields, found 1: [nightly]`},
+		{"negative blob grace", func(c *Config) { c.Retention.BlobGrace = -time.Second },
+			"retention.blobGrace: must not be negative, got -1s"},
 		{"negative default retention", func(c *Config) { c.Retention.Default = -time.Hour },
 			"retention.default: must not be negative, got -1h0m0s"},
 		{"retention of minutes", func(c *Config) { c.Retention.Default = 5 * time.Minute },

@@ -52,7 +52,8 @@ func newScanner(ctx context.Context, cfg *config.Config, blobs *blob.Store, log 
 // retentionPolicy is the purge policy of cfg at now (retention.default,
 // services[].retention).
 func retentionPolicy(cfg *config.Config, now time.Time) store.RetentionPolicy {
-	return store.RetentionPolicy{Now: now, Default: cfg.Retention.Default, Period: cfg.RetentionFor, Actor: "retention job"}
+	return store.RetentionPolicy{Now: now, Default: cfg.Retention.Default, Period: cfg.RetentionFor, Actor: "retention job",
+		BlobGrace: cfg.Retention.BlobGrace}
 }
 
 // scheduleRetention registers the purge job on retention.schedule. It runs

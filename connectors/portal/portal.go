@@ -427,6 +427,9 @@ func (q *intakeRequest) put(ctx context.Context, r io.Reader, filename, ctype st
 		return routing.Attachment{}, p
 	}
 	limit, total := q.attachmentLimit()
+	if limit <= 0 && len(head) > 0 { // the total is used up (a limit of 0 would mean none to the blob store)
+		return routing.Attachment{}, &errAttachmentLimit{total: true}
+	}
 	ref, err := q.h.tracker.put(ctx, q.h.blobs, r, limit)
 	if errors.Is(err, blob.ErrTooLarge) {
 		return routing.Attachment{}, &errAttachmentLimit{total: total}

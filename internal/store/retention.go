@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type RetentionPolicy struct {
 	DryRun bool
 	// Actor is recorded in the audit log ("retention job", "operator alice").
 	Actor string
+	// BlobGrace keeps a queued blob file that was written less than this
+	// long ago (wall clock): an upload of the same content may be about to
+	// commit a reference to it. It stays queued for the next run.
+	BlobGrace time.Duration
 	// Batch is the most submissions purged per transaction (0: 50; about
 	// 0.1 s of the SQLite writer, so intake is never held up for long).
 	Batch int
@@ -90,6 +95,7 @@ type PayloadPurge struct {
 // BlobDeleter removes blob files (internal/blob.Store).
 type BlobDeleter interface {
 	Delete(key string) error
+	Open(key string) (*os.File, error)
 }
 
 var errDryRun = errors.New("store: dry run")
@@ -157,7 +163,7 @@ func (s *Store) Purge(ctx context.Context, p RetentionPolicy, blobs BlobDeleter)
 	if p.DryRun {
 		return rep, nil
 	}
-	if err := s.deleteQueuedBlobs(ctx, blobs, &rep); err != nil {
+	if err := s.deleteQueuedBlobs(ctx, blobs, p.BlobGrace, &rep); err != nil {
 		return rep, err
 	}
 	if rep.Submissions+rep.UnmatchedInbound+rep.OSCIInbox+rep.BlobsDeleted > 0 {
@@ -468,7 +474,7 @@ func (s *Store) countUnfinished(ctx context.Context, cutoffs []cutoff) (int, err
 
 // deleteQueuedBlobs deletes the queued blob files that are still
 // unreferenced and empties the queue.
-func (s *Store) deleteQueuedBlobs(ctx context.Context, blobs BlobDeleter, rep *PurgeReport) error {
+func (s *Store) deleteQueuedBlobs(ctx context.Context, blobs BlobDeleter, grace time.Duration, rep *PurgeReport) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT blob_key, size FROM purge_blobs ORDER BY blob_key`)
 	if err != nil {
 		return fmt.Errorf("store: purge: blob queue: %w", err)
@@ -501,6 +507,9 @@ func (s *Store) deleteQueuedBlobs(ctx context.Context, blobs BlobDeleter, rep *P
 		if !live {
 			if blobs == nil {
 				return errors.New("store: purge: no blob store to delete files from")
+			}
+			if grace > 0 && writtenWithin(blobs, b.key, grace) {
+				continue // stays queued
 			}
 			if err := blobs.Delete(b.key); err != nil {
 				failed = append(failed, b.key+": "+err.Error())
@@ -544,4 +553,15 @@ func (s *Store) PayloadPurgeOf(ctx context.Context, submissionID string) (*Paylo
 	}
 	p.PurgedAt = fromMicros(at)
 	return &p, nil
+}
+
+// writtenWithin reports whether the blob file was written less than d ago.
+func writtenWithin(blobs BlobDeleter, key string, d time.Duration) bool {
+	f, err := blobs.Open(key)
+	if err != nil {
+		return false // missing: deleting it is a no-op
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	return err == nil && time.Since(st.ModTime()) < d
 }

@@ -229,7 +229,12 @@ func TestRetentionBlobQueue(t *testing.T) {
 		if _, _, err := s.CreateSubmission(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := s.Purge(ctx, RetentionPolicy{Now: t0}, bs)
+		// Within the grace period a freshly written file is kept, and queued.
+		rep, err := s.Purge(ctx, RetentionPolicy{Now: t0, BlobGrace: time.Hour}, bs)
+		if err != nil || rep.BlobsDeleted != 0 {
+			t.Fatalf("grace: %+v %v", rep, err)
+		}
+		rep, err = s.Purge(ctx, RetentionPolicy{Now: t0}, bs)
 		if err != nil || rep.BlobsDeleted != 1 || rep.BlobBytes != 3 {
 			t.Fatalf("%+v %v", rep, err)
 		}
