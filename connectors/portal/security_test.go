@@ -337,3 +337,22 @@ func TestSecurityProblemShape(t *testing.T) {
 		}
 	}
 }
+
+// When the attachments already use the whole total, the next non-empty one
+// is refused (the blob store's limit 0 would mean "unlimited"); an empty
+// one still fits.
+func TestSecurityTotalLimitExhausted(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxTotalAttachmentBytes = 10; o.MaxAttachments = 3 })
+	body, ctype := buildMultipart(t, submissionPart(t, validDoc()), mpart{name: "a", filename: "a.txt", ctype: "text/plain", body: []byte("0123456789")},
+		mpart{name: "b", filename: "leer.txt", ctype: "text/plain"}, mpart{name: "c", filename: "c.txt", ctype: "text/plain", body: []byte("x")})
+	resp := e.request(http.MethodPost, "/v1/submissions", keyA, bytes.NewReader(body), ctype, nil)
+	if resp.StatusCode != 413 {
+		t.Fatalf("status %d: %s", resp.StatusCode, readAll(t, resp))
+	}
+	if p := decodeProblem(t, resp); p.Detail != `attachment "c.txt" brings the attachments beyond the total limit of 10 bytes` {
+		t.Fatalf("detail %q", p.Detail)
+	}
+	body, ctype = buildMultipart(t, submissionPart(t, validDoc()), mpart{name: "a", filename: "a.txt", ctype: "text/plain", body: []byte("0123456789")},
+		mpart{name: "b", filename: "leer.txt", ctype: "text/plain"})
+	expectAccepted(t, e.request(http.MethodPost, "/v1/submissions", keyA, bytes.NewReader(body), ctype, nil))
+}
