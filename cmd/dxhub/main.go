@@ -44,9 +44,9 @@ func commands() []command {
 		{"schema", "print the JSON Schema of a service's submission (--list: the services)", cmdSchema},
 		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
+		{"purge", "retention: delete payloads of finished submissions past their period (--dry-run, --before DATE, --json)", cmdPurge},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},
 		{"audit", "the hash-chained audit log of operator actions: list | verify (exit 1 if tampered)", cmdAudit},
-		{"purge", "retention: delete payloads of finished submissions past their period (--dry-run, --before DATE, --json)", cmdPurge},
 		{"bench", "measure the full path (intake → XTA → 1120 → webhook): throughput, latency, CPU, memory", cmdBench},
 		{"xta", "XTA tools: xta leser [--once] picks up replies from remote XTA mailboxes", cmdXTA},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
