@@ -53,7 +53,7 @@ func postFile(t *testing.T, base, filename, ctype string, file []byte) (*http.Re
 	return resp, b
 }
 
-func problemOf(t *testing.T, b []byte) (code, detail string) {
+func hardenProblem(t *testing.T, b []byte) (code, detail string) {
 	t.Helper()
 	var p struct{ Type, Code, Detail string }
 	if err := json.Unmarshal(b, &p); err != nil || p.Type != "urn:dxhub:problem:"+p.Code {
@@ -103,7 +103,7 @@ func TestHardenedIntakeAntivirusAndRetention(t *testing.T) {
 			"too-large", `attachment "gross.pdf" (1048585 bytes) cannot be scanned: attachment exceeds the virus scanner's size limit (1048585 bytes, antivirus.clamd.maxStreamBytes is 1048576)`},
 	} {
 		resp, b := postFile(t, srv.URL, tc.filename, tc.ctype, tc.data)
-		code, detail := problemOf(t, b)
+		code, detail := hardenProblem(t, b)
 		if resp.StatusCode != tc.status || code != tc.code || detail != tc.detail {
 			t.Errorf("%s: %d %s %q", tc.name, resp.StatusCode, code, detail)
 		}
@@ -201,7 +201,7 @@ func TestHardenedIntakeAntivirusAndRetention(t *testing.T) {
 	// clamd down: fail closed.
 	av.Stop(t)
 	resp, b = postFile(t, srv.URL, "lageplan.pdf", "application/pdf", clean)
-	code2, detail := problemOf(t, b)
+	code2, detail := hardenProblem(t, b)
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "30" || code2 != "scanner-unavailable" ||
 		detail != `attachment "lageplan.pdf" could not be scanned for malware; try again in 30 s` {
 		t.Fatalf("clamd down: %d %q %s %q", resp.StatusCode, resp.Header.Get("Retry-After"), code2, detail)
