@@ -98,8 +98,6 @@ type BlobDeleter interface {
 	Open(key string) (*os.File, error)
 }
 
-var errDryRun = errors.New("store: dry run")
-
 const terminalStatuses = `('decided', 'rejected', 'failed', 'expired')`
 
 // finishedCond holds for a submission s that may lose its payload.
@@ -127,30 +125,28 @@ func (s *Store) Purge(ctx context.Context, p RetentionPolicy, blobs BlobDeleter)
 	if batch <= 0 {
 		batch = 50
 	}
-	if p.DryRun {
-		batch = 0 // one rolled-back pass over everything
-	}
 	cutoffs, err := s.purgeCutoffs(ctx, p)
 	if err != nil {
 		return rep, err
 	}
-	for {
+	if p.DryRun {
+		// Reads only, outside the writer: a dry run on a live hub never
+		// holds up intake.
+		if err := s.purgeBatch(ctx, s.db, p, cutoffs, 0, &rep); err != nil {
+			return rep, fmt.Errorf("store: purge: %w", err)
+		}
+	}
+	for !p.DryRun {
 		var part PurgeReport
 		err := s.tx(ctx, func(tx *sql.Tx) error {
 			part = PurgeReport{}
-			if err := s.purgeBatch(ctx, tx, p, cutoffs, batch, &part); err != nil {
-				return err
-			}
-			if p.DryRun {
-				return errDryRun
-			}
-			return nil
+			return s.purgeBatch(ctx, tx, p, cutoffs, batch, &part)
 		})
-		if err != nil && !errors.Is(err, errDryRun) {
+		if err != nil {
 			return rep, fmt.Errorf("store: purge: %w", err)
 		}
 		rep.add(part)
-		if p.DryRun || part.Submissions < batch {
+		if part.Submissions < batch {
 			break
 		}
 	}
@@ -245,7 +241,16 @@ func (s *Store) octets(col string) string {
 	return "length(CAST(" + col + " AS BLOB))"
 }
 
-func (s *Store) purgeBatch(ctx context.Context, tx *sql.Tx, p RetentionPolicy, cutoffs []cutoff, batch int, rep *PurgeReport) error {
+// dbtx is a *sql.Tx, or the *sql.DB for the reads of a dry run.
+type dbtx interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// purgeBatch purges up to batch (0: all) candidates in tx; with
+// p.DryRun it only reads and counts what would go.
+func (s *Store) purgeBatch(ctx context.Context, tx dbtx, p RetentionPolicy, cutoffs []cutoff, batch int, rep *PurgeReport) error {
 	type cand struct {
 		PurgeItem
 		reason string
@@ -281,7 +286,8 @@ func (s *Store) purgeBatch(ctx context.Context, tx *sql.Tx, p RetentionPolicy, c
 			return err
 		}
 	}
-	keys := map[string]int64{} // blob key → size, of every purged reference
+	keys := map[string]int64{}   // blob key → size, of every purged reference
+	purging := map[string]bool{} // the candidates (a dry run has no payload_purges rows for them)
 	for _, c := range cands {
 		it := c.PurgeItem
 		id := it.SubmissionID
@@ -308,6 +314,20 @@ func (s *Store) purgeBatch(ctx context.Context, tx *sql.Tx, p RetentionPolicy, c
 			id, id, id); err != nil {
 			return fmt.Errorf("blobs of %s: %w", id, err)
 		}
+		it.Attachments = atts + inAtts
+		it.Bytes = form + msgs + inbound + attBytes + inAttBytes
+		rep.Submissions++
+		rep.Attachments += it.Attachments
+		rep.AttachmentBytes += attBytes + inAttBytes
+		rep.FormBytes += form
+		rep.MessageBytes += msgs
+		rep.InboundBytes += inbound
+		rep.Bytes += it.Bytes
+		rep.Items = append(rep.Items, it)
+		purging[id] = true
+		if p.DryRun {
+			continue
+		}
 		empty := []byte{}
 		for _, st := range []struct {
 			q    string
@@ -322,8 +342,6 @@ func (s *Store) purgeBatch(ctx context.Context, tx *sql.Tx, p RetentionPolicy, c
 				return fmt.Errorf("purge %s: %w", id, err)
 			}
 		}
-		it.Attachments = atts + inAtts
-		it.Bytes = form + msgs + inbound + attBytes + inAttBytes
 		now := micros(p.Now)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payload_purges (submission_id, purged_at, attachments, bytes, reason)
 			VALUES (?, ?, ?, ?, ?)`, id, now, it.Attachments, it.Bytes, c.reason); err != nil {
@@ -335,14 +353,6 @@ func (s *Store) purgeBatch(ctx context.Context, tx *sql.Tx, p RetentionPolicy, c
 			VALUES (?, ?, ?, ?, ?, '', ?, ?)`, id, string(it.Status), now, string(routing.SourceHub), detail, now, now); err != nil {
 			return fmt.Errorf("purge event of %s: %w", id, err)
 		}
-		rep.Submissions++
-		rep.Attachments += it.Attachments
-		rep.AttachmentBytes += attBytes + inAttBytes
-		rep.FormBytes += form
-		rep.MessageBytes += msgs
-		rep.InboundBytes += inbound
-		rep.Bytes += it.Bytes
-		rep.Items = append(rep.Items, it)
 	}
 	// Queue the blobs no kept row refers to any more.
 	sorted := make([]string, 0, len(keys))
@@ -351,26 +361,27 @@ func (s *Store) purgeBatch(ctx context.Context, tx *sql.Tx, p RetentionPolicy, c
 	}
 	sort.Strings(sorted)
 	for _, k := range sorted {
-		live, err := blobLive(ctx, tx, k)
+		live, err := blobLive(ctx, tx, k, purging)
 		if err != nil {
 			return err
 		}
 		if live {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_blobs (blob_key, size, queued_at) VALUES (?, ?, ?)
-			ON CONFLICT (blob_key) DO NOTHING`, k, keys[k], micros(p.Now)); err != nil {
-			return fmt.Errorf("queue blob %s: %w", k, err)
-		}
 		if p.DryRun {
 			rep.BlobsDeleted++
 			rep.BlobBytes += keys[k]
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO purge_blobs (blob_key, size, queued_at) VALUES (?, ?, ?)
+			ON CONFLICT (blob_key) DO NOTHING`, k, keys[k], micros(p.Now)); err != nil {
+			return fmt.Errorf("queue blob %s: %w", k, err)
 		}
 	}
 	return nil
 }
 
-func collectKeys(ctx context.Context, tx *sql.Tx, keys map[string]int64, q string, args ...any) error {
+func collectKeys(ctx context.Context, tx dbtx, keys map[string]int64, q string, args ...any) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -387,26 +398,31 @@ func collectKeys(ctx context.Context, tx *sql.Tx, keys map[string]int64, q strin
 	return rows.Err()
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // blobLive reports whether a blob is referenced by a row whose payload is
-// kept: an attachment of a submission not purged, an inbound attachment of
-// one (or of no submission), a Postfach attachment of one.
-func blobLive(ctx context.Context, q querier, key string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM attachments a WHERE a.blob_key = ?
-			AND NOT EXISTS (SELECT 1 FROM payload_purges p WHERE p.submission_id = a.submission_id))
-		+ (SELECT count(*) FROM inbound_attachments ia WHERE ia.blob_key = ?
-			AND (ia.submission_id IS NULL OR NOT EXISTS (SELECT 1 FROM payload_purges p WHERE p.submission_id = ia.submission_id)))
-		+ (SELECT count(*) FROM postfach_attachments pa JOIN status_events e ON e.id = pa.event_id WHERE pa.blob_key = ?
-			AND NOT EXISTS (SELECT 1 FROM payload_purges p WHERE p.submission_id = e.submission_id))`, key, key, key).Scan(&n)
+// kept: an attachment of a submission that is neither purged nor in
+// purging, an inbound attachment of one (or of no submission), a Postfach
+// attachment of one.
+func blobLive(ctx context.Context, q dbtx, key string, purging map[string]bool) (bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT a.submission_id FROM attachments a WHERE a.blob_key = ?
+			AND NOT EXISTS (SELECT 1 FROM payload_purges p WHERE p.submission_id = a.submission_id)
+		UNION ALL SELECT coalesce(ia.submission_id, '') FROM inbound_attachments ia WHERE ia.blob_key = ?
+			AND (ia.submission_id IS NULL OR NOT EXISTS (SELECT 1 FROM payload_purges p WHERE p.submission_id = ia.submission_id))
+		UNION ALL SELECT e.submission_id FROM postfach_attachments pa JOIN status_events e ON e.id = pa.event_id WHERE pa.blob_key = ?
+			AND NOT EXISTS (SELECT 1 FROM payload_purges p WHERE p.submission_id = e.submission_id)`, key, key, key)
 	if err != nil {
 		return false, fmt.Errorf("blob %s references: %w", key, err)
 	}
-	return n > 0, nil
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return false, err
+		}
+		if id == "" || !purging[id] {
+			return true, nil
+		}
+	}
+	return false, rows.Err()
 }
 
 // purgeUnmatched empties inbound bodies tied to no submission and handled
@@ -422,14 +438,22 @@ func (s *Store) purgeUnmatched(ctx context.Context, p RetentionPolicy, rep *Purg
 		return nil
 	}
 	b := micros(before)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	run := s.tx
+	if p.DryRun { // reads only
+		run = func(ctx context.Context, fn func(*sql.Tx) error) error { return fn(nil) }
+	}
+	var q dbtx = s.db
+	err := run(ctx, func(tx *sql.Tx) error {
+		if tx != nil {
+			q = tx
+		}
 		var n1, n2 int
 		var b1, b2 int64
-		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(payload)), 0) FROM inbound_messages
+		if err := q.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(payload)), 0) FROM inbound_messages
 			WHERE submission_id IS NULL AND received_at < ? AND length(payload) > 0`, b).Scan(&n1, &b1); err != nil {
 			return fmt.Errorf("unmatched inbound: %w", err)
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(body)), 0) FROM osci_inbox
+		if err := q.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(body)), 0) FROM osci_inbox
 			WHERE handled_at IS NOT NULL AND handled_at < ? AND length(body) > 0`, b).Scan(&n2, &b2); err != nil {
 			return fmt.Errorf("OSCI inbox: %w", err)
 		}
@@ -439,11 +463,11 @@ func (s *Store) purgeUnmatched(ctx context.Context, p RetentionPolicy, rep *Purg
 			return nil
 		}
 		empty := []byte{}
-		if _, err := tx.ExecContext(ctx, `UPDATE inbound_messages SET payload = ?
+		if _, err := q.ExecContext(ctx, `UPDATE inbound_messages SET payload = ?
 			WHERE submission_id IS NULL AND received_at < ? AND length(payload) > 0`, empty, b); err != nil {
 			return fmt.Errorf("purge unmatched inbound: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE osci_inbox SET body = ?
+		if _, err := q.ExecContext(ctx, `UPDATE osci_inbox SET body = ?
 			WHERE handled_at IS NOT NULL AND handled_at < ? AND length(body) > 0`, empty, b); err != nil {
 			return fmt.Errorf("purge OSCI inbox: %w", err)
 		}
@@ -500,7 +524,7 @@ func (s *Store) deleteQueuedBlobs(ctx context.Context, blobs BlobDeleter, grace 
 	for _, b := range queue {
 		// A submission committed since with the same content (blobs are
 		// content-addressed) keeps the file.
-		live, err := blobLive(ctx, s.db, b.key)
+		live, err := blobLive(ctx, s.db, b.key, nil)
 		if err != nil {
 			return fmt.Errorf("store: purge: %w", err)
 		}

@@ -189,6 +189,11 @@ func TestRetentionPurge(t *testing.T) {
 		event("s2", routing.StatusDecided, now)
 		later := policy
 		later.Now = now.Add(8 * 24 * time.Hour)
+		laterDry := later
+		laterDry.DryRun = true
+		if d, err := s.Purge(ctx, laterDry, bs); err != nil || d.Submissions != 2 || d.BlobsDeleted != 1 || d.BlobBytes != shared.Size || !exists(shared) {
+			t.Fatalf("later dry run %+v %v", d, err)
+		}
 		rep4, err := s.Purge(ctx, later, bs)
 		if err != nil || rep4.Submissions != 2 || rep4.BlobsDeleted != 1 || exists(shared) {
 			t.Fatalf("later purge %+v %v, shared blob exists %v", rep4, err, exists(shared))
@@ -258,3 +263,35 @@ func TestRetentionBlobQueue(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Two submissions purged together that share a blob: the dry run counts the
+// file once as deleted, like the purge.
+func TestRetentionSharedBlobDryRun(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, openTest func(*testing.T) *Store) {
+		ctx := context.Background()
+		s := openTest(t)
+		bs, err := blob.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := bs.Put(ctx, strings.NewReader("%PDF same"), 100)
+		for _, id := range []string{"a", "b"} {
+			ns := newSub(id)
+			ns.Attachments[0].BlobKey, ns.Attachments[0].Size = ref.Key, ref.Size
+			if _, _, err := s.CreateSubmission(ctx, ns); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Terminate(ctx, id, routing.StatusEvent{Status: routing.StatusRejected, Time: t0, Source: routing.SourceHub}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := RetentionPolicy{Now: t0.Add(time.Hour), Before: t0.Add(time.Minute), DryRun: true}
+		for _, dry := range []bool{true, false} {
+			p.DryRun = dry
+			rep, err := s.Purge(ctx, p, bs)
+			if err != nil || rep.Submissions != 2 || rep.BlobsDeleted != 1 || rep.BlobBytes != ref.Size {
+				t.Fatalf("dry run %v: %+v %v", dry, rep, err)
+			}
+		}
+	})
+}
