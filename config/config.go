@@ -139,8 +139,9 @@ type Limits struct {
 	MaxAttachments     int  `mapstructure:"maxAttachments"`
 	MaxJSONDepth       int  `mapstructure:"maxJSONDepth"`
 	// All attachments of one submission together, and the XML limits (limits.go).
-	MaxTotalAttachmentBytes Size      `mapstructure:"maxTotalAttachmentBytes"`
-	XML                     XMLLimits `mapstructure:"xml"`
+	MaxTotalAttachmentBytes Size          `mapstructure:"maxTotalAttachmentBytes"`
+	XML                     XMLLimits     `mapstructure:"xml"`
+	Inbound                 InboundLimits `mapstructure:"inbound"`
 }
 
 // Workers configures the pipeline workers that lease due jobs. Count 0 makes
@@ -400,6 +401,7 @@ func defaults() Config {
 
 			MaxTotalAttachmentBytes: DefaultMaxTotalAttachmentBytes,
 			XML:                     DefaultXMLLimits(),
+			Inbound:                 DefaultInboundLimits(),
 		},
 		Workers: Workers{Count: 4, Lease: 60 * time.Second, PollInterval: 200 * time.Millisecond},
 		Retry: Retry{

@@ -46,6 +46,10 @@ func TestHardenKeys(t *testing.T) {
 			"limits.maxTotalAttachmentBytes: must not be negative (0 = only limits.maxBodyBytes)"},
 		{"negative xml depth", func(c *Config) { c.Limits.XML.MaxDepth = -1 },
 			"limits.xml.maxDepth: must not be negative (0 = the built-in default)"},
+		{"negative inbound size", func(c *Config) { c.Limits.Inbound.MaxBytes = -1 },
+			"limits.inbound.maxBytes: must not be negative (0 = the built-in default)"},
+		{"negative XTA control size", func(c *Config) { c.XTA.Server.MaxControlBytes = -1 },
+			"xta.server.maxControlBytes: must not be negative (0 = the built-in default)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
@@ -73,6 +77,8 @@ func TestHardenKeysFromFileAndEnv(t *testing.T) {
 	t.Setenv("DXHUB_ANTIVIRUS_CLAMD_ADDRESS", "127.0.0.1:3310")
 	t.Setenv("DXHUB_ANTIVIRUS_ONERROR", "accept")
 	t.Setenv("DXHUB_LIMITS_XML_MAXDEPTH", "40")
+	t.Setenv("DXHUB_LIMITS_INBOUND_MAXBYTES", "2MiB")
+	t.Setenv("DXHUB_XTA_SERVER_MAXCONTROLBYTES", "64KiB")
 	c, err := Load(f)
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +89,9 @@ func TestHardenKeysFromFileAndEnv(t *testing.T) {
 	if c.Antivirus.Clamd.Address != "127.0.0.1:3310" || c.Antivirus.OnError != "accept" || !c.Antivirus.Enabled() ||
 		c.Antivirus.Clamd.MaxStreamBytes != 25*MiB || c.Limits.EffectiveXML().MaxDepth != 40 || c.Limits.EffectiveXML().MaxTextBytes != 64*MiB {
 		t.Fatalf("antivirus %+v, xml %+v", c.Antivirus, c.Limits.XML)
+	}
+	if c.Limits.Inbound.MaxBytes != 2*MiB || c.Limits.Inbound.MaxDepth != 200 || c.XTA.Server.MaxControlBytes != 64*KiB {
+		t.Fatalf("inbound %+v, xta control %v", c.Limits.Inbound, c.XTA.Server.MaxControlBytes)
 	}
 	if c.Retention.Schedule != "0 3 * * *" || c.RetentionFor("universeller-antrag") != 720*time.Hour || c.RetentionFor("other") != 2160*time.Hour {
 		t.Fatalf("retention %+v, service %v", c.Retention, c.RetentionFor("universeller-antrag"))

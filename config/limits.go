@@ -17,6 +17,26 @@ type XMLLimits struct {
 	MaxTextBytes Size `mapstructure:"maxTextBytes"`
 }
 
+// InboundLimits bound an inbound XÖV back-channel message (a receipt,
+// rejection, status message or decision) before it is parsed (zero values:
+// the defaults).
+//
+//	limits:
+//	  inbound:
+//	    maxBytes: 16MiB
+//	    maxDepth: 200
+//	    maxElements: 100000
+type InboundLimits struct {
+	MaxBytes    Size `mapstructure:"maxBytes"`
+	MaxDepth    int  `mapstructure:"maxDepth"`
+	MaxElements int  `mapstructure:"maxElements"`
+}
+
+// DefaultInboundLimits returns the built-in limits of inbound XÖV messages.
+func DefaultInboundLimits() InboundLimits {
+	return InboundLimits{MaxBytes: 16 * MiB, MaxDepth: 200, MaxElements: 100_000}
+}
+
 // DefaultXMLLimits returns the built-in XML limits.
 func DefaultXMLLimits() XMLLimits {
 	return XMLLimits{MaxDepth: 100, MaxElements: 200_000, MaxAttrBytes: 1 * MiB, MaxTextBytes: 64 * MiB}
@@ -38,6 +58,8 @@ func (c *Config) validateHardenLimits(p *problems) {
 	}{
 		{"limits.xml.maxDepth", int64(x.MaxDepth)}, {"limits.xml.maxElements", int64(x.MaxElements)},
 		{"limits.xml.maxAttrBytes", int64(x.MaxAttrBytes)}, {"limits.xml.maxTextBytes", int64(x.MaxTextBytes)},
+		{"limits.inbound.maxBytes", int64(l.Inbound.MaxBytes)}, {"limits.inbound.maxDepth", int64(l.Inbound.MaxDepth)},
+		{"limits.inbound.maxElements", int64(l.Inbound.MaxElements)}, {"xta.server.maxControlBytes", int64(c.XTA.Server.MaxControlBytes)},
 	} {
 		if f.v < 0 {
 			p.add(f.key, "must not be negative (0 = the built-in default)")

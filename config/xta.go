@@ -81,6 +81,8 @@ type XTAServer struct {
 	Clients []XTACertMapping `mapstructure:"clients"`
 	// MaxRequestBytes bounds a sendMessage request (0: 64 MiB).
 	MaxRequestBytes Size `mapstructure:"maxRequestBytes"`
+	// MaxControlBytes bounds every other request (0: 1 MiB).
+	MaxControlBytes Size `mapstructure:"maxControlBytes"`
 }
 
 // XTAServerTLS holds the server's certificate and the CA bundle that issues

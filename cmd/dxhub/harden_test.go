@@ -21,6 +21,8 @@ import (
 	"github.com/dxhub/dxhub/internal/antivirus/clamdtest"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
+	"github.com/dxhub/dxhub/xoev"
+	"github.com/dxhub/dxhub/xta"
 )
 
 // postFile posts the sample submission with one attachment part and returns
@@ -74,6 +76,7 @@ func TestHardenedIntakeAntivirusAndRetention(t *testing.T) {
 	t.Setenv("DXHUB_RETENTION_BLOBGRACE", "0s")
 	av := clamdtest.Start(t, 1<<20)
 	h, srv := newTestHub(t, func(c *config.Config) {
+		c.XTA.Server.MaxControlBytes = 4 * config.KiB
 		c.Antivirus.Clamd.Address = "unix:" + av.Socket
 		c.Antivirus.Clamd.MaxStreamBytes = config.MiB
 		c.Retention.Default = 30 * 24 * time.Hour
@@ -107,6 +110,19 @@ func TestHardenedIntakeAntivirusAndRetention(t *testing.T) {
 		if resp.StatusCode != tc.status || code != tc.code || detail != tc.detail {
 			t.Errorf("%s: %d %s %q", tc.name, resp.StatusCode, code, detail)
 		}
+	}
+
+	// xta.server.maxControlBytes reaches the built-in XTA server.
+	big := `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><x>` +
+		strings.Repeat("A", 5000) + `</x></s:Header><s:Body/></s:Envelope>`
+	xr, err := http.Post(srv.URL+xta.PathMsgBox, "application/soap+xml; charset=utf-8", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xb, _ := io.ReadAll(xr.Body)
+	xr.Body.Close()
+	if xr.StatusCode != 400 || !strings.Contains(string(xb), "<code>9023</code>") || !strings.Contains(string(xb), ">request exceeds the size limit<") {
+		t.Fatalf("XTA control limit: %d %s", xr.StatusCode, xb)
 	}
 
 	// The accepted submission is delivered and decided.
@@ -205,5 +221,22 @@ func TestHardenedIntakeAntivirusAndRetention(t *testing.T) {
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "30" || code2 != "scanner-unavailable" ||
 		detail != `attachment "lageplan.pdf" could not be scanned for malware; try again in 30 s` {
 		t.Fatalf("clamd down: %d %q %s %q", resp.StatusCode, resp.Header.Get("Retry-After"), code2, detail)
+	}
+}
+
+// limits.inbound and limits.xml reach the parsers (process-wide, set by
+// newHub; restored to the defaults afterwards).
+func TestApplyXMLLimits(t *testing.T) {
+	cfg := config.Default()
+	defer applyXMLLimits(config.Default())
+	cfg.Limits.Inbound.MaxDepth = 3
+	applyXMLLimits(cfg)
+	if _, err := xoev.ParseInbound([]byte("<a><b><c><d/></c></b></a>")); err == nil ||
+		err.Error() != "xoev: inbound: refused XML: element nesting deeper than 3" {
+		t.Fatalf("inbound: %v", err)
+	}
+	applyXMLLimits(config.Default())
+	if _, err := xoev.ParseInbound([]byte("<a><b><c><d/></c></b></a>")); err != nil {
+		t.Fatalf("defaults: %v", err)
 	}
 }

@@ -15,17 +15,21 @@ import (
 	"github.com/dxhub/dxhub/internal/blob"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/internal/xmlsec"
+	"github.com/dxhub/dxhub/xoev"
 )
 
 // Hardening wiring (issue #9): the XML limits of the hardened reader, the
 // optional clamd scan of intake, and the retention purge job.
 
 // applyXMLLimits sets limits.xml for every XML parsed from outside through
-// internal/xmlsec (OSCI, decrypted contents).
+// internal/xmlsec (OSCI, decrypted contents) and limits.inbound for XÖV
+// back-channel messages.
 func applyXMLLimits(cfg *config.Config) {
 	x := cfg.Limits.EffectiveXML()
 	xmlsec.SetLimits(xmlsec.Limits{MaxDepth: x.MaxDepth, MaxElements: x.MaxElements,
 		MaxAttrBytes: x.MaxAttrBytes.Int64(), MaxTextBytes: x.MaxTextBytes.Int64()})
+	in := cfg.Limits.Inbound
+	xoev.SetInboundLimits(xoev.InboundLimits{MaxBytes: in.MaxBytes.Int64(), MaxDepth: in.MaxDepth, MaxElements: in.MaxElements})
 }
 
 // newScanner returns the intake's virus scanner, nil without
