@@ -83,6 +83,8 @@ type Config struct {
 	Directory Directory  `mapstructure:"directory"`
 	Endpoints []Endpoint `mapstructure:"endpoints"`
 	Mailbox   Mailbox    `mapstructure:"mailbox"`
+	Antivirus Antivirus  `mapstructure:"antivirus"` // clamd scan of intake (antivirus.go)
+	Retention Retention  `mapstructure:"retention"` // payload purge (retention.go)
 	DVDV      DVDV       `mapstructure:"dvdv"`
 	XTA       XTA        `mapstructure:"xta"`
 	OSCI      OSCI       `mapstructure:"osci"`
@@ -92,10 +94,6 @@ type Config struct {
 	Store Store `mapstructure:"store"`
 	// Kafka: status topic and intake connector (kafka.go).
 	Kafka Kafka `mapstructure:"kafka"`
-	// Antivirus: clamd scan of intake (antivirus.go); Retention: payload
-	// purge (retention.go).
-	Antivirus Antivirus `mapstructure:"antivirus"`
-	Retention Retention `mapstructure:"retention"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -376,13 +374,13 @@ func KnownStandards() []string { return append([]string(nil), knownStandards...)
 // a config file brings its own tenants, portals, services and endpoints.
 func defaults() Config {
 	return Config{
+		Antivirus:   DefaultAntivirus(),
+		Retention:   DefaultRetention(),
 		DVDV:        DefaultDVDV(),
 		OSCI:        DefaultOSCI(),
 		Reliability: DefaultReliability(),
 		Store:       DefaultStore(),
 		Kafka:       DefaultKafka(),
-		Antivirus:   DefaultAntivirus(),
-		Retention:   DefaultRetention(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",
