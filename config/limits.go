@@ -60,6 +60,8 @@ func (c *Config) validateHardenLimits(p *problems) {
 		{"limits.xml.maxAttrBytes", int64(x.MaxAttrBytes)}, {"limits.xml.maxTextBytes", int64(x.MaxTextBytes)},
 		{"limits.inbound.maxBytes", int64(l.Inbound.MaxBytes)}, {"limits.inbound.maxDepth", int64(l.Inbound.MaxDepth)},
 		{"limits.inbound.maxElements", int64(l.Inbound.MaxElements)}, {"xta.server.maxControlBytes", int64(c.XTA.Server.MaxControlBytes)},
+		{"xta.server.maxDepth", int64(c.XTA.Server.MaxDepth)}, {"xta.server.maxElements", int64(c.XTA.Server.MaxElements)},
+		{"xta.server.maxAttributes", int64(c.XTA.Server.MaxAttributes)},
 	} {
 		if f.v < 0 {
 			p.add(f.key, "must not be negative (0 = the built-in default)")

@@ -83,6 +83,11 @@ type XTAServer struct {
 	MaxRequestBytes Size `mapstructure:"maxRequestBytes"`
 	// MaxControlBytes bounds every other request (0: 1 MiB).
 	MaxControlBytes Size `mapstructure:"maxControlBytes"`
+	// MaxDepth, MaxElements, MaxAttributes bound a request's structure
+	// (0: 64, 100000, 64 per element).
+	MaxDepth      int `mapstructure:"maxDepth"`
+	MaxElements   int `mapstructure:"maxElements"`
+	MaxAttributes int `mapstructure:"maxAttributes"`
 }
 
 // XTAServerTLS holds the server's certificate and the CA bundle that issues

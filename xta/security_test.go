@@ -20,6 +20,8 @@ var (
 // fault code, subcode and reason exactly.
 func TestSecurityXTAServer(t *testing.T) {
 	h := newHarness(t, func(c *xta.Config) { c.MaxControlBytes = 256 << 10; c.MaxRequestBytes = 512 << 10 })
+	// xta.server.maxDepth/maxElements/maxAttributes, smaller than the defaults.
+	tight := newHarness(t, func(c *xta.Config) { c.Parse = xta.Limits{MaxDepth: 12, MaxElements: 40, MaxAttrs: 4} })
 	const soapCT = "application/soap+xml; charset=utf-8"
 	list := `<osci:MsgBoxStatusListRequest maxListItems="5" ListForm="MessageMetaData"/>`
 	ok := request(xta.ActionGetStatusList, readerKey, list)
@@ -52,10 +54,20 @@ func TestSecurityXTAServer(t *testing.T) {
 			"s:Sender", "", "9023", "request exceeds the size limit"},
 		{"sendMessage beyond xta.server.maxRequestBytes", xta.PathSend, strings.Replace(request(xta.ActionSendMessage, hubKey, "<x/>"), "<soap:Header>", "<soap:Header><x>"+strings.Repeat("A", 600<<10)+"</x>", 1), 400,
 			"s:Sender", "", "9023", "request exceeds the size limit"},
+		{"nesting beyond xta.server.maxDepth", "tight" + xta.PathMsgBox, strings.Replace(ok, list, strings.Repeat("<x>", 14)+strings.Repeat("</x>", 14), 1), 400,
+			"s:Sender", "", "", "xta: malformed SOAP message: nesting deeper than 12"},
+		{"elements beyond xta.server.maxElements", "tight" + xta.PathMsgBox, strings.Replace(ok, list, strings.Repeat("<x/>", 40), 1), 400,
+			"s:Sender", "", "", "xta: malformed SOAP message: more than 40 elements"},
+		{"attributes beyond xta.server.maxAttributes", "tight" + xta.PathMsgBox, strings.Replace(ok, list, "<x "+attrs(5)+"/>", 1), 400,
+			"s:Sender", "", "", "xta: malformed SOAP message: element x has more than 4 attributes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := post(t, h.url+tc.path, soapCT, "", tc.body)
+			url := h.url + tc.path
+			if p, ok := strings.CutPrefix(tc.path, "tight"); ok {
+				url = tight.url + p
+			}
+			resp := post(t, url, soapCT, "", tc.body)
 			code, sub, xc, reason := "", "", "", ""
 			if m := xtaCodeRE.FindStringSubmatch(resp.body); m != nil {
 				xc = m[1]
