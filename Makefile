@@ -7,6 +7,8 @@ APT_PKGS  := libxml2-dev libxml2-utils pkg-config gcc xmlsec1 openssl postgresql
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 GOTESTFLAGS ?=
+# clamd for the antivirus tests (internal/antivirus/clamdtest starts its own).
+APT_PKGS  += clamav-daemon
 
 .PHONY: all deps build run test test-short vet fuzz bench bench-go clean
 

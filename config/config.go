@@ -83,6 +83,8 @@ type Config struct {
 	Directory Directory  `mapstructure:"directory"`
 	Endpoints []Endpoint `mapstructure:"endpoints"`
 	Mailbox   Mailbox    `mapstructure:"mailbox"`
+	Antivirus Antivirus  `mapstructure:"antivirus"` // clamd scan of intake (antivirus.go)
+	Retention Retention  `mapstructure:"retention"` // payload purge (retention.go)
 	DVDV      DVDV       `mapstructure:"dvdv"`
 	XTA       XTA        `mapstructure:"xta"`
 	OSCI      OSCI       `mapstructure:"osci"`
@@ -138,6 +140,10 @@ type Limits struct {
 	MaxAttachmentBytes Size `mapstructure:"maxAttachmentBytes"` // one attachment
 	MaxAttachments     int  `mapstructure:"maxAttachments"`
 	MaxJSONDepth       int  `mapstructure:"maxJSONDepth"`
+	// All attachments of one submission together, and the XML limits (limits.go).
+	MaxTotalAttachmentBytes Size          `mapstructure:"maxTotalAttachmentBytes"`
+	XML                     XMLLimits     `mapstructure:"xml"`
+	Inbound                 InboundLimits `mapstructure:"inbound"`
 }
 
 // Workers configures the pipeline workers that lease due jobs. Count 0 makes
@@ -245,6 +251,9 @@ type Service struct {
 	// Expiry withdraws a message its reader has not fetched within this time
 	// (status expired); 0 means never. Must be longer than the SLA.
 	Expiry time.Duration `mapstructure:"expiry"`
+	// Retention is how long payloads of finished submissions are kept
+	// (retention.go); 0 means retention.default.
+	Retention time.Duration `mapstructure:"retention"`
 	// ProfileVersions are older versions of Profile (same forms: builtin:NAME
 	// or a file), kept selectable by `dxhub replay --profile-version`.
 	ProfileVersions []string `mapstructure:"profileVersions"`
@@ -373,6 +382,8 @@ func KnownStandards() []string { return append([]string(nil), knownStandards...)
 // a config file brings its own tenants, portals, services and endpoints.
 func defaults() Config {
 	return Config{
+		Antivirus:   DefaultAntivirus(),
+		Retention:   DefaultRetention(),
 		DVDV:        DefaultDVDV(),
 		OSCI:        DefaultOSCI(),
 		Reliability: DefaultReliability(),
@@ -394,6 +405,10 @@ func defaults() Config {
 			MaxAttachmentBytes: 100 * MiB,
 			MaxAttachments:     50,
 			MaxJSONDepth:       32,
+
+			MaxTotalAttachmentBytes: DefaultMaxTotalAttachmentBytes,
+			XML:                     DefaultXMLLimits(),
+			Inbound:                 DefaultInboundLimits(),
 		},
 		Workers: Workers{Count: 4, Lease: 60 * time.Second, PollInterval: 200 * time.Millisecond},
 		Retry: Retry{

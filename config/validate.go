@@ -77,6 +77,7 @@ func (c *Config) Validate() error {
 	var p problems
 	c.validateHub(&p)
 	c.validateLimits(&p)
+	c.validateHarden(&p)
 	c.validateWorkersRetry(&p)
 	c.validateTenants(&p)
 	c.validatePortals(&p)

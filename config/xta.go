@@ -81,6 +81,13 @@ type XTAServer struct {
 	Clients []XTACertMapping `mapstructure:"clients"`
 	// MaxRequestBytes bounds a sendMessage request (0: 64 MiB).
 	MaxRequestBytes Size `mapstructure:"maxRequestBytes"`
+	// MaxControlBytes bounds every other request (0: 1 MiB).
+	MaxControlBytes Size `mapstructure:"maxControlBytes"`
+	// MaxDepth, MaxElements, MaxAttributes bound a request's structure
+	// (0: 64, 100000, 64 per element).
+	MaxDepth      int `mapstructure:"maxDepth"`
+	MaxElements   int `mapstructure:"maxElements"`
+	MaxAttributes int `mapstructure:"maxAttributes"`
 }
 
 // XTAServerTLS holds the server's certificate and the CA bundle that issues

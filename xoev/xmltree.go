@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 )
 
 // Limits applied to XML received from outside.
@@ -22,6 +23,38 @@ const (
 	// many times that size. Real back-channel messages have a few hundred.
 	MaxElements = 100_000
 )
+
+// InboundLimits override MaxInboundSize, MaxDepth and MaxElements for
+// ParseInbound (limits.inbound of the configuration); zero fields keep them.
+type InboundLimits struct {
+	MaxBytes    int64
+	MaxDepth    int
+	MaxElements int
+}
+
+var inboundLimits atomic.Pointer[InboundLimits]
+
+// SetInboundLimits sets the limits of ParseInbound from now on; call it once
+// at start-up.
+func SetInboundLimits(l InboundLimits) {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = MaxInboundSize
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = MaxDepth
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = MaxElements
+	}
+	inboundLimits.Store(&l)
+}
+
+func currentInboundLimits() InboundLimits {
+	if l := inboundLimits.Load(); l != nil {
+		return *l
+	}
+	return InboundLimits{MaxBytes: MaxInboundSize, MaxDepth: MaxDepth, MaxElements: MaxElements}
+}
 
 // ErrHostileXML marks inbound XML refused for safety reasons (DTD/entities,
 // excessive depth or size).
@@ -98,8 +131,9 @@ func (n *node) PathText(locals ...string) string {
 // parseTree parses data into a tree, refusing DTDs, depth > MaxDepth, more than
 // one root element, and anything not well-formed.
 func parseTree(data []byte) (*node, error) {
-	if len(data) > MaxInboundSize {
-		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrHostileXML, len(data), MaxInboundSize)
+	lim := currentInboundLimits()
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrHostileXML, len(data), lim.MaxBytes)
 	}
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
@@ -128,11 +162,11 @@ func parseTree(data []byte) (*node, error) {
 		case xml.Directive:
 			return nil, fmt.Errorf("%w: DOCTYPE/DTD declarations are not allowed", ErrHostileXML)
 		case xml.StartElement:
-			if len(stack) >= MaxDepth {
-				return nil, fmt.Errorf("%w: element nesting deeper than %d", ErrHostileXML, MaxDepth)
+			if len(stack) >= lim.MaxDepth {
+				return nil, fmt.Errorf("%w: element nesting deeper than %d", ErrHostileXML, lim.MaxDepth)
 			}
-			if elements++; elements > MaxElements {
-				return nil, fmt.Errorf("%w: more than %d elements", ErrHostileXML, MaxElements)
+			if elements++; elements > lim.MaxElements {
+				return nil, fmt.Errorf("%w: more than %d elements", ErrHostileXML, lim.MaxElements)
 			}
 			var decl []string
 			for _, a := range t.Attr {

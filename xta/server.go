@@ -40,6 +40,10 @@ type Config struct {
 	MaxRequestBytes int64
 	// MaxControlBytes bounds all other requests (default 1 MiB).
 	MaxControlBytes int64
+	// Parse bounds the structure of every request: MaxDepth, MaxElements
+	// and MaxAttrs (MaxBytes is set per port from the two fields above);
+	// zero fields take the defaults of Limits.
+	Parse Limits
 	// DefaultListItems is used when getStatusList has no maxListItems
 	// (default 100); MaxListItems caps it (default 1000).
 	DefaultListItems int
@@ -219,7 +223,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, portName string,
 	}
 	req.mtom = mtom
 	body := http.MaxBytesReader(w, r.Body, limit)
-	p, err := newMessageParser(r.Header.Get("Content-Type"), body, Limits{MaxBytes: limit})
+	lim := s.cfg.Parse
+	lim.MaxBytes = limit
+	p, err := newMessageParser(r.Header.Get("Content-Type"), body, lim)
 	if err != nil {
 		s.fault(w, req, s.classify(err))
 		return

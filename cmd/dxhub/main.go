@@ -45,6 +45,7 @@ func commands() []command {
 		{"dvdv", "DVDV directory: lookup ORGKEY SERVICEURI, cache list|purge", cmdDVDV},
 		{"admin", "admin UI accounts: admin user add NAME --tenant AGS | passwd NAME | disable NAME | list", cmdAdmin},
 		{"deadletter", "list, show, retry or drop dead letters (--json for scripts)", cmdDeadLetter},
+		{"purge", "retention: delete payloads of finished submissions past their period (--dry-run, --before DATE, --json)", cmdPurge},
 		{"trace", "every ID, attempt and status event of one submission", cmdTrace},
 		{"audit", "the hash-chained audit log of operator actions and data access: list [--actor A] [--submission ID] | verify (exit 1 if tampered)", cmdAudit},
 		{"portal", "portal API keys: key create | rotate | revoke | list (secrets shown once, stored hashed)", cmdPortal},

@@ -180,6 +180,9 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, a := range s.Attachments {
 		fmt.Fprintf(stdout, "attachment      %s  %s  %d bytes  sha256 %s\n", a.ID, a.Filename, a.Size, a.SHA256)
 	}
+	if p := tr.PayloadPurge; p != nil {
+		fmt.Fprintf(stdout, "payload purged  %s  %s: %d attachments, %d bytes deleted; metadata and history kept\n", ts(p.PurgedAt), p.Reason, p.Attachments, p.Bytes)
+	}
 	for _, m := range tr.Messages {
 		fmt.Fprintf(stdout, "XÖV message     %s  %s (%s %s)\n", m.UUID, m.RootElement, m.Standard, m.Version)
 	}

@@ -290,11 +290,17 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	}
 	h.webhooks = &webhook.Dispatcher{Store: h.store, Targets: targets, Clock: clock, Logger: log,
 		Retry: routing.RetryPolicy{Initial: 5 * time.Second, Max: 10 * time.Minute, Multiplier: 2, Jitter: 0.2}}
+	applyXMLLimits(cfg)
+	scanner, err := newScanner(ctx, cfg, h.blobs, log)
+	if err != nil {
+		return nil, err
+	}
 	api, err := portal.New(h.store, h.blobs, portal.Options{
 		BaseURL: cfg.BaseURL(), Portals: portals, Tenants: tenantAGS, Services: serviceIDs,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes.Int64(), MaxJSONBytes: cfg.Limits.MaxJSONBytes.Int64(),
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64(), MaxAttachments: cfg.Limits.MaxAttachments,
 		MaxJSONDepth: cfg.Limits.MaxJSONDepth, Logger: log, Ready: h.store.Ping,
+		MaxTotalAttachmentBytes: cfg.Limits.MaxTotalAttachmentBytes.Int64(), Scanner: scanner, ScanRetryAfter: cfg.Antivirus.RetryAfter,
 		OnAccepted: func(string) { h.pipeline.Wake(); h.wakeNotify() },
 		Check:      mapper.Check,
 		Keys:       storeKeys{h.store}, AuditAccess: h.access.portalAudit,
@@ -400,6 +406,9 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	if err := h.registerOSCIJobs(bg, jobs); err != nil {
+		return err
+	}
+	if err := h.scheduleRetention(bg, jobs, time.Now); err != nil {
 		return err
 	}
 	if h.dvdv != nil {

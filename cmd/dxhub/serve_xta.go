@@ -89,7 +89,8 @@ func newXTAWiring(cfg *config.Config, mailbox xta.Backend, st *store.Store, out 
 	w := &xtaWiring{out: out, jobs: leserJobs(cfg), inbox: xtaclient.Inbox{Receiver: recv, Blobs: blobs,
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64()}, log: log, url: cfg.BaseURL()}
 	xcfg := xta.Config{WSDLDir: filepath.Join(stdDir, "xta2-v3"), ServerIdentity: s.ServerIdentity, MTOM: s.MTOM,
-		MaxRequestBytes: s.MaxRequestBytes.Int64(), Logger: log, Now: clock.Now,
+		MaxRequestBytes: s.MaxRequestBytes.Int64(), MaxControlBytes: s.MaxControlBytes.Int64(), Logger: log, Now: clock.Now,
+		Parse:      xta.Limits{MaxDepth: s.MaxDepth, MaxElements: s.MaxElements, MaxAttrs: s.MaxAttributes},
 		SpoolDir:   filepath.Join(cfg.Hub.DataDir, "spool"),
 		Iterations: &xtabox.Iterations{Store: st, Clock: clock}}
 	if s.TLS.CertFile != "" {

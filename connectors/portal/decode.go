@@ -710,8 +710,9 @@ func (d *decodeState) fieldErrors() *Problem {
 // only the base name is kept (after the last / or \), control and invisible
 // formatting characters (bidi overrides, zero-width) are removed, characters that
 // are invalid on common file systems (<>:"|?*) and invalid UTF-8 become "_",
-// surrounding blanks and trailing dots are trimmed, and the result is cut to
-// 255 bytes keeping a short extension. It fails if nothing usable is left.
+// surrounding blanks and leading and trailing dots are trimmed, the result is cut
+// to 255 bytes keeping a short extension, and a Windows device name (CON, NUL,
+// COM1, …) gets a "_" prefix. It fails if nothing usable is left.
 func SanitizeFilename(name string) (string, error) {
 	base := name
 	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
@@ -729,12 +730,14 @@ func SanitizeFilename(name string) (string, error) {
 			b.WriteRune(r)
 		}
 	}
-	s := strings.TrimRight(strings.TrimSpace(b.String()), ". ")
+	// Leading dots would hide the file (".htaccess") or make it a relative
+	// path component; trailing dots and blanks are dropped by Windows.
+	s := strings.Trim(strings.TrimSpace(b.String()), ". ")
 	if s == "" {
 		if strings.TrimSpace(name) == "" {
 			return "", errors.New("the filename is empty")
 		}
-		return "", fmt.Errorf("the filename %q has no usable characters after removing the path, control characters and trailing dots", clip(name, 100))
+		return "", fmt.Errorf("the filename %q has no usable characters after removing the path, control characters and leading and trailing dots", clip(name, 100))
 	}
 	if len(s) > maxFilenameLen {
 		ext := ""
@@ -747,7 +750,29 @@ func SanitizeFilename(name string) (string, error) {
 		}
 		s = stem + ext
 	}
+	if windowsReserved(s) {
+		s = "_" + s
+	}
 	return s, nil
+}
+
+// windowsReserved reports whether name is a device name that Windows
+// resolves whatever the extension: CON, PRN, AUX, NUL, COM0-9, LPT0-9
+// (also with superscript digits), case-insensitive ("con.txt", "LPT1.pdf").
+func windowsReserved(name string) bool {
+	stem, _, _ := strings.Cut(name, ".")
+	stem = strings.ToUpper(strings.TrimRight(stem, " "))
+	switch stem {
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+		return true
+	}
+	if len(stem) >= 4 && (strings.HasPrefix(stem, "COM") || strings.HasPrefix(stem, "LPT")) {
+		switch stem[3:] {
+		case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
+			return true
+		}
+	}
+	return false
 }
 
 // NormalizeContentType parses a media type and returns it in canonical form;

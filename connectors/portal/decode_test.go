@@ -148,7 +148,7 @@ func TestSanitizeFilename(t *testing.T) {
 		{in: `what<>:"|?*.txt`, want: "what_______.txt"},
 		{in: "  Anlage.txt.  ", want: "Anlage.txt"},
 		{in: "bad\xffutf8.txt", want: "bad_utf8.txt"},
-		{in: ".htaccess", want: ".htaccess"},
+		{in: ".htaccess", want: "htaccess"},
 		{in: long, want: strings.Repeat("ä", 125) + ".pdf"},
 		{in: "", err: "the filename is empty"},
 		{in: "   ", err: "the filename is empty"},

@@ -99,6 +99,14 @@ type Options struct {
 	MaxAttachmentBytes int64 // one attachment
 	MaxAttachments     int   // per submission, inline and multipart together
 	MaxJSONDepth       int
+	// MaxTotalAttachmentBytes bounds all attachments of one submission
+	// together; 0 means only MaxBodyBytes does.
+	MaxTotalAttachmentBytes int64
+	// Scanner, if set, scans every attachment before the submission is
+	// committed (see inspect.go); ScanRetryAfter is the Retry-After of the
+	// 503 when it cannot (default 30 s).
+	Scanner        Scanner
+	ScanRetryAfter time.Duration
 
 	Now    func() time.Time // clock; default time.Now
 	NewID  func() string    // submission and attachment IDs; default UUIDv7
@@ -374,6 +382,8 @@ type intakeRequest struct {
 	bodyCode  string   // problem code for a body that cannot be read
 	keys      []string // blobs written, held in the tracker
 	committed bool
+	// totalBytes is the size of the attachments stored so far.
+	totalBytes int64
 }
 
 // release lets go of the blobs of this request, deleting unreferenced ones if
@@ -387,13 +397,30 @@ func (q *intakeRequest) release() {
 	q.h.tracker.release(ctx, q.h.store, q.h.blobs, q.h.log, q.keys, tryDelete)
 }
 
-// put streams one attachment into the blob store.
+// put checks the head of one attachment against its declared content type
+// (a *Problem if they disagree) and streams it into the blob store within the
+// per-attachment and total limits (*errAttachmentLimit beyond them).
 func (q *intakeRequest) put(ctx context.Context, r io.Reader, filename, ctype string) (routing.Attachment, error) {
-	ref, err := q.h.tracker.put(ctx, q.h.blobs, r, q.h.opts.MaxAttachmentBytes)
+	head, r, err := sniffReader(r)
+	if err != nil {
+		return routing.Attachment{}, err
+	}
+	if p := checkContent(filename, ctype, head); p != nil {
+		return routing.Attachment{}, p
+	}
+	limit, total := q.attachmentLimit()
+	if limit <= 0 && len(head) > 0 { // the total is used up (a limit of 0 would mean none to the blob store)
+		return routing.Attachment{}, &errAttachmentLimit{total: true}
+	}
+	ref, err := q.h.tracker.put(ctx, q.h.blobs, r, limit)
+	if errors.Is(err, blob.ErrTooLarge) {
+		return routing.Attachment{}, &errAttachmentLimit{total: total}
+	}
 	if err != nil {
 		return routing.Attachment{}, err
 	}
 	q.keys = append(q.keys, ref.Key)
+	q.totalBytes += ref.Size
 	return routing.Attachment{
 		ID: q.h.opts.NewID(), Filename: filename, ContentType: ctype,
 		Size: ref.Size, SHA256: ref.SHA256, BlobKey: ref.Key,
@@ -473,6 +500,9 @@ func (q *intakeRequest) commit(ctx context.Context, in *Intake, atts []routing.A
 		IdempotencyKey: idemKey,
 		BodyHash:       bodyHash,
 	}
+	if p := q.scan(ctx, atts); p != nil {
+		return routing.Submission{}, false, p
+	}
 	if h.opts.Check != nil {
 		fes, err := h.opts.Check(ctx, ns.Submission)
 		switch {
@@ -532,8 +562,15 @@ func (q *intakeRequest) putInline(ctx context.Context, in *Intake) ([]routing.At
 	atts := make([]routing.Attachment, 0, len(in.Attachments))
 	for _, a := range in.Attachments {
 		att, err := q.put(ctx, a.Open(), a.Filename, a.ContentType)
-		if errors.Is(err, blob.ErrTooLarge) { // the decoder checked the size; keep the store's word anyway
-			return nil, newProblem(CodeTooLarge, "attachment %q exceeds the limit of %d bytes", a.Filename, q.h.opts.MaxAttachmentBytes)
+		var (
+			lim *errAttachmentLimit
+			p   *Problem
+		)
+		if errors.As(err, &lim) { // the decoder checked the size of one; the total is checked here
+			return nil, q.limitProblem(a.Filename, lim.total)
+		}
+		if errors.As(err, &p) {
+			return nil, p
 		}
 		if err != nil {
 			return nil, q.h.internal(ctx, "storing attachment "+a.Filename, err)
@@ -619,9 +656,15 @@ func (q *intakeRequest) multipart(ctx context.Context, mr *multipart.Reader) (*I
 			return nil, nil, "", newProblem(CodeInvalidField, "attachment %q: %v", filename, err)
 		}
 		att, err := q.put(ctx, pr, filename, ctype)
+		var (
+			lim *errAttachmentLimit
+			ip  *Problem
+		)
 		switch {
-		case errors.Is(err, blob.ErrTooLarge):
-			return nil, nil, "", newProblem(CodeTooLarge, "attachment %q exceeds the limit of %d bytes", filename, q.h.opts.MaxAttachmentBytes)
+		case errors.As(err, &lim):
+			return nil, nil, "", q.limitProblem(filename, lim.total)
+		case errors.As(err, &ip):
+			return nil, nil, "", ip
 		case err != nil && pr.err != nil:
 			return nil, nil, "", q.readProblem(pr.err, fmt.Sprintf("attachment %q", filename))
 		case err != nil:

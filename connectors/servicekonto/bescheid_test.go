@@ -195,6 +195,20 @@ func TestBescheidInLocalPostfach(t *testing.T) {
 			t.Fatalf("%s %s: %d", tc.portal, tc.path, resp.StatusCode)
 		}
 	}
+
+	// After the retention purge the Bescheid is gone: 410, not an internal error.
+	if err := st.FinishJob(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := st.Purge(ctx, store.RetentionPolicy{Now: time.Now(), Before: time.Now().Add(time.Hour)}, blobs.Store)
+	if err != nil || rep.Submissions != 1 || rep.BlobsDeleted != 1 {
+		t.Fatalf("purge %+v %v", rep, err)
+	}
+	resp, body = get("p", path)
+	if resp.StatusCode != http.StatusGone ||
+		string(body) != `{"code":"purged","detail":"the attachment was deleted after the retention period","status":410,"title":"Gone","type":"urn:dxhub:problem:purged"}`+"\n" {
+		t.Fatalf("after purge: %d %s", resp.StatusCode, body)
+	}
 }
 
 // Without an attachment the decision text says the Bescheid comes separately;

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -188,6 +189,10 @@ func AttachmentHandler(st AttachmentStore, blobs Blobs, authorize func(w http.Re
 			return
 		}
 		f, err := blobs.Open(a.BlobKey)
+		if errors.Is(err, fs.ErrNotExist) { // deleted by the retention purge
+			problem(w, http.StatusGone, "purged", "the attachment was deleted after the retention period")
+			return
+		}
 		if err != nil {
 			problem(w, http.StatusInternalServerError, "internal", "the attachment could not be read")
 			return

@@ -184,6 +184,8 @@ type Trace struct {
 	// remote XTA server issued (createMessageId) or the OSCI MessageId from
 	// the intermediary, with their state and Laufzettel/report detail.
 	Remote []TraceRemote `json:"remote,omitempty"`
+	// PayloadPurge is set once retention purged the payloads (retention.go).
+	PayloadPurge *PayloadPurge `json:"payloadPurge,omitempty"`
 }
 
 // TraceRemote is a delivery's identity at a remote XTA server or OSCI
@@ -223,6 +225,9 @@ func (s *Store) Trace(ctx context.Context, submissionID string) (Trace, error) {
 	var tr Trace
 	var err error
 	if tr.Submission, err = s.GetSubmission(ctx, submissionID); err != nil {
+		return tr, err
+	}
+	if tr.PayloadPurge, err = s.PayloadPurgeOf(ctx, submissionID); err != nil {
 		return tr, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT uuid, root_element, standard, version, service, created_at FROM messages

@@ -6,17 +6,59 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/beevik/etree"
 )
 
-// Limits of the hardened XML reader for everything that arrives from outside
-// (OSCI orders and responses, decrypted contents).
-const (
-	maxXMLDepth    = 100
-	maxXMLElements = 200_000
-	maxXMLAttr     = 1 << 20 // one attribute value (base64 certificates fit)
-)
+// Limits bound the hardened XML reader for everything that arrives from
+// outside (OSCI orders and responses, decrypted contents). Zero fields take
+// the defaults of DefaultLimits.
+type Limits struct {
+	MaxDepth     int   // element nesting
+	MaxElements  int   // elements per document
+	MaxAttrBytes int64 // one attribute value (base64 certificates fit)
+	MaxTextBytes int64 // one text node (base64 CipherValue of an encrypted content)
+}
+
+// DefaultLimits returns the built-in limits.
+func DefaultLimits() Limits {
+	return Limits{MaxDepth: 100, MaxElements: 200_000, MaxAttrBytes: 1 << 20, MaxTextBytes: 64 << 20}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = d.MaxElements
+	}
+	if l.MaxAttrBytes <= 0 {
+		l.MaxAttrBytes = d.MaxAttrBytes
+	}
+	if l.MaxTextBytes <= 0 {
+		l.MaxTextBytes = d.MaxTextBytes
+	}
+	return l
+}
+
+var processLimits atomic.Pointer[Limits]
+
+// SetLimits sets the limits CheckXML and ReadDoc apply from now on
+// (limits.xml of the configuration); call it once at start-up.
+func SetLimits(l Limits) {
+	l = l.withDefaults()
+	processLimits.Store(&l)
+}
+
+// CurrentLimits returns the limits in force.
+func CurrentLimits() Limits {
+	if l := processLimits.Load(); l != nil {
+		return *l
+	}
+	return DefaultLimits()
+}
 
 // ErrHostileXML marks XML refused before parsing: a DOCTYPE or entity
 // declaration (XXE, "billion laughs"), processing instructions, nesting or
@@ -37,8 +79,13 @@ func ReadDoc(data []byte) (*etree.Document, error) {
 }
 
 // CheckXML is a streaming check that refuses DTDs, entity declarations and
-// processing instructions and bounds depth, element count and attribute size.
-func CheckXML(data []byte) error {
+// processing instructions and bounds depth, element count, attribute and text
+// size (CurrentLimits).
+func CheckXML(data []byte) error { return CheckXMLLimits(data, CurrentLimits()) }
+
+// CheckXMLLimits is CheckXML with explicit limits.
+func CheckXMLLimits(data []byte, lim Limits) error {
+	lim = lim.withDefaults()
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	depth, elements := 0, 0
 	for {
@@ -59,16 +106,20 @@ func CheckXML(data []byte) error {
 		case xml.StartElement:
 			depth++
 			elements++
-			if depth > maxXMLDepth {
-				return fmt.Errorf("%w: nesting deeper than %d", ErrHostileXML, maxXMLDepth)
+			if depth > lim.MaxDepth {
+				return fmt.Errorf("%w: nesting deeper than %d", ErrHostileXML, lim.MaxDepth)
 			}
-			if elements > maxXMLElements {
-				return fmt.Errorf("%w: more than %d elements", ErrHostileXML, maxXMLElements)
+			if elements > lim.MaxElements {
+				return fmt.Errorf("%w: more than %d elements", ErrHostileXML, lim.MaxElements)
 			}
 			for _, a := range t.Attr {
-				if len(a.Value) > maxXMLAttr {
-					return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrHostileXML, a.Name.Local, maxXMLAttr)
+				if int64(len(a.Value)) > lim.MaxAttrBytes {
+					return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrHostileXML, a.Name.Local, lim.MaxAttrBytes)
 				}
+			}
+		case xml.CharData:
+			if int64(len(t)) > lim.MaxTextBytes {
+				return fmt.Errorf("%w: text longer than %d bytes", ErrHostileXML, lim.MaxTextBytes)
 			}
 		case xml.EndElement:
 			depth--
