@@ -92,6 +92,8 @@ type Config struct {
 	Store Store `mapstructure:"store"`
 	// Kafka: status topic and intake connector (kafka.go).
 	Kafka Kafka `mapstructure:"kafka"`
+	// Tracing: OpenTelemetry spans and trace IDs in logs (tracing.go).
+	Tracing Tracing `mapstructure:"tracing"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -370,6 +372,7 @@ func defaults() Config {
 		Reliability: DefaultReliability(),
 		Store:       DefaultStore(),
 		Kafka:       DefaultKafka(),
+		Tracing:     DefaultTracing(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

@@ -84,6 +84,7 @@ func (c *Config) Validate() error {
 	c.validateReliability(&p)
 	c.validateStore(&p)
 	c.validateKafka(&p)
+	c.validateTracing(&p)
 	c.validateEndpoints(&p)
 	if f := c.Mailbox.Messages; f != "" {
 		if st, err := os.Stat(f); err != nil {
