@@ -41,6 +41,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dxhub/dxhub/internal/blob"
+	"github.com/dxhub/dxhub/internal/tracing"
 	"github.com/dxhub/dxhub/routing"
 )
 
@@ -113,6 +114,10 @@ type Options struct {
 	// pointer, errors = all of them). A non-nil error is a checker failure,
 	// not the submission's fault: it is logged and the submission accepted.
 	Check func(ctx context.Context, sub routing.Submission) ([]FieldError, error)
+	// Tracer, if set, starts the intake span (continuing a W3C traceparent
+	// from the request or Kafka record) whose context is stored with the
+	// submission for the later stages. Nil traces nothing.
+	Tracer *tracing.Tracer
 }
 
 // Handler serves the portal API.
@@ -323,14 +328,18 @@ func (h *Handler) statusURL(id string) string { return h.opts.BaseURL + "/v1/sub
 
 // submit handles POST /v1/submissions.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, span := h.opts.Tracer.StartIntake(r.Context(), r.Header, "http")
+	defer span.End()
+	r = r.WithContext(ctx)
 	portal, p := h.authenticate(r)
 	if p != nil {
+		span.Rejected(p.Status, p.Code, p.Detail)
 		h.fail(w, r, p, "")
 		return
 	}
 	idemKey, p := idempotencyKey(r.Header)
 	if p != nil {
+		span.Rejected(p.Status, p.Code, p.Detail)
 		h.fail(w, r, p, portal.ID)
 		return
 	}
@@ -338,9 +347,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	defer req.release()
 	sub, created, p := req.run(w, r, idemKey)
 	if p != nil {
+		span.Rejected(p.Status, p.Code, p.Detail)
 		h.fail(w, r, p, portal.ID)
 		return
 	}
+	span.Accepted(sub, created)
 	if created && h.opts.OnAccepted != nil {
 		h.opts.OnAccepted(sub.ID)
 	}
@@ -487,6 +498,7 @@ func (q *intakeRequest) commit(ctx context.Context, in *Intake, atts []routing.A
 			Tenant: in.Tenant, Service: in.Service, Reference: in.Reference,
 			Applicant: in.Applicant, Form: in.Form, Attachments: atts,
 			Status: routing.StatusReceived, ReceivedAt: now, UpdatedAt: now,
+			TraceParent: tracing.TraceParent(ctx),
 		},
 		IdempotencyKey: idemKey,
 		BodyHash:       bodyHash,
