@@ -29,6 +29,7 @@ import (
 	"github.com/dxhub/dxhub/internal/metrics"
 	"github.com/dxhub/dxhub/internal/standards"
 	"github.com/dxhub/dxhub/internal/store"
+	"github.com/dxhub/dxhub/internal/tracing"
 	"github.com/dxhub/dxhub/routing"
 	"github.com/dxhub/dxhub/xoev"
 )
@@ -115,9 +116,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	if cfg.Hub.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(tracing.NewLogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(tracing.NewLogHandler(slog.NewTextHandler(w, opts)))
 }
 
 // hub is the wired process: every component, built explicitly from config.
@@ -139,9 +140,10 @@ type hub struct {
 	webhooks   *webhook.Dispatcher
 	sla        *routing.SLAMonitor
 	loc        *time.Location
-	notify     chan struct{} // wakes the Postfach dispatcher
-	hooks      chan struct{} // wakes the webhook dispatcher
-	kafka      *kafkaWiring  // status topic and intake connector (serve_kafka.go)
+	notify     chan struct{}     // wakes the Postfach dispatcher
+	hooks      chan struct{}     // wakes the webhook dispatcher
+	kafka      *kafkaWiring      // status topic and intake connector (serve_kafka.go)
+	tracing    *tracing.Provider // nil when tracing is off (serve_tracing.go)
 	handler    http.Handler
 }
 
@@ -175,6 +177,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, err
 	}
 	if h.blobs, err = blob.Open(filepath.Join(cfg.Hub.DataDir, "blobs")); err != nil {
+		return nil, err
+	}
+	if h.tracing, err = newTracing(ctx, cfg, h.store, log); err != nil {
 		return nil, err
 	}
 	artDesAntrags := map[string]string{}
@@ -225,7 +230,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		resolver = dvdv.Chain(dir, h.dvdv)
 	}
 	clock := routing.SystemClock{}
-	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
+	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log, Tracer: h.tracer()}
 	mailbox := &xtabox.Mailbox{Store: h.store, Blobs: xtabox.BlobStore{Store: h.blobs}, Receiver: notifying{back, h.wakeNotify},
 		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock}
 	xtaOpts, err := xtaClientOptions(cfg, log, clock)
@@ -252,6 +257,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		OnEvent:   h.wakeNotify,
 		OnAttempt: h.metrics.ObserveAttempt,
 		Breakers:  breakerPolicy(cfg.Reliability),
+		Tracer:    h.tracer(),
 	})
 	if err != nil {
 		return nil, err
@@ -265,7 +271,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	var sink servicekonto.Sink = &servicekonto.LocalSink{Store: h.store, Clock: clock}
 	if m := cfg.Mailbox; m.URL != "" {
 		if sink, err = servicekonto.NewClient(servicekonto.ClientConfig{BaseURL: m.URL, CertFile: m.CertFile, KeyFile: m.KeyFile,
-			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log,
+			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log, WrapTransport: h.traceTransport,
 			Blobs: xtabox.BlobStore{Store: h.blobs}}); err != nil {
 			return nil, err
 		}
@@ -292,6 +298,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		MaxJSONDepth: cfg.Limits.MaxJSONDepth, Logger: log, Ready: h.store.Ping,
 		OnAccepted: func(string) { h.pipeline.Wake(); h.wakeNotify() },
 		Check:      mapper.Check,
+		Tracer:     h.tracer(),
 	})
 	if err != nil {
 		return nil, err
@@ -313,6 +320,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	}
 	mux.Handle("GET /metrics", h.metrics.Handler())
 	h.handler = logRequests(log, h.metrics, mux)
+	h.traceDispatchers()
 	ok = true
 	return h, nil
 }
@@ -352,6 +360,7 @@ func (h *hub) close() {
 	if h.mapper != nil {
 		h.mapper.Close()
 	}
+	h.closeTracing() // flushes kept spans into the store: before it closes
 	if h.store != nil {
 		h.store.Close()
 	}
@@ -388,6 +397,9 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	if err := h.registerOSCIJobs(bg, jobs); err != nil {
+		return err
+	}
+	if err := h.scheduleTracing(bg, jobs); err != nil {
 		return err
 	}
 	if h.dvdv != nil {
