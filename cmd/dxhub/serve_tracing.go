@@ -64,6 +64,9 @@ func (h *hub) traceDispatchers() {
 	c.Transport = tracing.Transport(c.Transport)
 	h.webhooks.Client = &c
 	h.dispatcher.Tracer = tr
+	if h.kafka != nil && h.kafka.publisher != nil {
+		h.kafka.publisher.Tracer = tr
+	}
 }
 
 // scheduleTracing prunes the kept spans to tracing.local.maxSpans hourly.
