@@ -31,7 +31,7 @@ const (
 )
 
 // recorder returns a tracer whose finished spans the returned recorder holds.
-func recorder(t *testing.T, parents ParentLookup) (*Tracer, *tracetest.SpanRecorder) {
+func recorder(t testing.TB, parents ParentLookup) (*Tracer, *tracetest.SpanRecorder) {
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
