@@ -237,6 +237,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err != nil {
 		return nil, err
 	}
+	xtaOpts.WrapTransport = h.traceTransport
 	if h.xtaOut, err = xtaclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, xtaOpts); err != nil {
 		return nil, err
 	}

@@ -107,6 +107,9 @@ type Options struct {
 	OnExchange func(kind osci.Kind, envelope []byte)
 	Logger     *slog.Logger
 	Clock      routing.Clock
+	// WrapTransport, if set, wraps the HTTP transport (the wiring adds the
+	// W3C traceparent header to the requests; never to the signed body).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Adapter is the routing.Transport for routing.TransportOSCI.
@@ -147,8 +150,12 @@ func New(st Store, blobs Blobs, opts Options) (*Adapter, error) {
 	if opts.TLS != nil {
 		tr.TLSClientConfig = opts.TLS.Clone()
 	}
+	var rt http.RoundTripper = tr
+	if opts.WrapTransport != nil {
+		rt = opts.WrapTransport(rt)
+	}
 	return &Adapter{store: st, blobs: blobs, opts: opts, log: opts.Logger,
-		http: &http.Client{Transport: tr, Timeout: opts.Timeout}}, nil
+		http: &http.Client{Transport: rt, Timeout: opts.Timeout}}, nil
 }
 
 func (a *Adapter) configured(url string) Intermediary {

@@ -72,6 +72,9 @@ type Options struct {
 	SkipLookup bool
 	Logger     *slog.Logger
 	Clock      routing.Clock
+	// WrapTransport, if set, wraps the HTTP transport (the wiring adds the
+	// W3C traceparent header to the SOAP requests; never to the body).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Adapter is the routing.Transport for routing.TransportXTA.
@@ -125,8 +128,12 @@ func (a *Adapter) newHTTP(cfg *tls.Config) *http.Client {
 	if cfg != nil {
 		tr.TLSClientConfig = cfg.Clone()
 	}
+	var rt http.RoundTripper = tr
+	if a.opts.WrapTransport != nil {
+		rt = a.opts.WrapTransport(rt)
+	}
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: tr, Timeout: a.opts.Timeout}
+	rc.HTTPClient = &http.Client{Transport: rt, Timeout: a.opts.Timeout}
 	rc.RetryMax = max(a.opts.RetryMax, 0)
 	rc.RetryWaitMin, rc.RetryWaitMax = a.opts.RetryWaitMin, a.opts.RetryWaitMax
 	rc.CheckRetry = CheckRetry
