@@ -232,6 +232,6 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if dl := tr.DeadLetter; dl != nil {
 		fmt.Fprintf(stdout, "dead letter     since %s: %s %s\n", ts(dl.Since), dl.Reason, dl.Resolution)
 	}
-	printSpans(stdout, traceIDOf(tr.Submission.TraceParent), spans)
+	printSpans(stdout, traceIDOf(tr.Submission.TraceParent), spans, time.Local)
 	return nil
 }

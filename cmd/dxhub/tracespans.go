@@ -35,7 +35,7 @@ var spanKeyAttributes = []string{
 
 // printSpans writes the spans as a tree (children under their parent, in
 // start order): name, start, duration, status and key attributes.
-func printSpans(w io.Writer, traceID string, spans []store.Span) {
+func printSpans(w io.Writer, traceID string, spans []store.Span, loc *time.Location) {
 	if traceID != "" {
 		fmt.Fprintf(w, "trace ID        %s\n", traceID)
 	}
@@ -70,7 +70,7 @@ func printSpans(w io.Writer, traceID string, spans []store.Span) {
 		if status == "" {
 			status = "unset"
 		}
-		line := fmt.Sprintf("  %s%s%s  %s  %s  %s", prefix, branch, s.Name, s.Start.Local().Format("15:04:05.000"),
+		line := fmt.Sprintf("  %s%s%s  %s  %s  %s", prefix, branch, s.Name, s.Start.In(loc).Format("15:04:05.000"),
 			s.End.Sub(s.Start).Round(time.Microsecond), status)
 		if s.StatusMessage != "" {
 			line += " (" + s.StatusMessage + ")"
