@@ -154,3 +154,37 @@ func TestPipelineStageSpans(t *testing.T) {
 		t.Fatalf("spans of a rejected submission: %+v", tr.spans)
 	}
 }
+
+// The back-channel opens a span only for a message correlated to a
+// submission; a duplicate ends as a failed span.
+func TestBackChannelSpans(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, fakeMapper{}, nil)
+	e.submit(t, "s1")
+	e.run(t)
+	tr := &fakeTracer{}
+	bc := &routing.BackChannel{Store: e.store, Clock: e.clock, Tracer: tr,
+		Tenants: map[string]routing.Tenant{"05315000": {AGS: "05315000", DVDVKey: "ags:05315000"}},
+		Parser: mapParser{
+			"1120":   {MessageUUID: "r1", TypeCode: "1120", RootElement: "eingangsbestaetigung", ReferencedUUID: "uuid-s1", Status: routing.StatusAcknowledged},
+			"orphan": {MessageUUID: "r3", TypeCode: "1120", ReferencedUUID: "no-such-uuid", Status: routing.StatusAcknowledged},
+		}}
+	for _, in := range []routing.Inbound{
+		{TransportID: "urn:in:1", Transport: routing.TransportXTAMailbox, AuthorKey: "ags:05315000", Payload: []byte("1120")},
+		{TransportID: "urn:in:2", Transport: routing.TransportXTAMailbox, AuthorKey: "ags:05315000", Payload: []byte("orphan")},
+		{TransportID: "urn:in:1", Transport: routing.TransportXTAMailbox, AuthorKey: "ags:05315000", Payload: []byte("1120")},
+	} {
+		bc.Receive(ctx, in)
+	}
+	if len(tr.spans) != 2 {
+		t.Fatalf("%d spans, want 2 (the orphan has no submission): %+v", len(tr.spans), tr.spans)
+	}
+	first, dup := tr.spans[0], tr.spans[1]
+	if first.stage != routing.StageBackChannel || first.sub != "s1" || first.failed != "" || !first.ended ||
+		first.attrs["inbound.type_code"] != "1120" || first.attrs["inbound.status"] != "acknowledged" {
+		t.Fatalf("back-channel span %+v", first)
+	}
+	if dup.failed == "" || !dup.ended {
+		t.Fatalf("duplicate span %+v, want failed", dup)
+	}
+}
