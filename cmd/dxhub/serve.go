@@ -320,7 +320,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, fmt.Errorf("service schemas: %w", err)
 	}
 	mux.Handle("GET /metrics", h.metrics.Handler())
-	h.handler = logRequests(log, h.metrics, mux)
+	h.handler = h.traceRequests(logRequests(log, h.metrics, mux))
 	h.traceDispatchers()
 	ok = true
 	return h, nil

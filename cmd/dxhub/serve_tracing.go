@@ -106,3 +106,12 @@ func (h *hub) traceTransport(rt http.RoundTripper) http.RoundTripper {
 	}
 	return tracing.Transport(rt)
 }
+
+// traceRequests reads the W3C trace context of incoming requests into their
+// context (before the access log, which then names the caller's trace).
+func (h *hub) traceRequests(next http.Handler) http.Handler {
+	if h.tracing == nil {
+		return next
+	}
+	return tracing.Middleware(next)
+}

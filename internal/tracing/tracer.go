@@ -242,3 +242,16 @@ func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	propagator.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
 	return rt.base.RoundTrip(r)
 }
+
+// Middleware puts the W3C trace context of an incoming request (a portal's,
+// a Fachverfahren's) into the request's context, so that the access log line
+// names the caller's trace and spans started while handling it can continue
+// or link to it. An invalid header is ignored.
+func Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Traceparent") != "" {
+			r = r.WithContext(propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -406,3 +406,20 @@ func TestStoreExporterError(t *testing.T) {
 		t.Fatalf("export error = %v", err)
 	}
 }
+
+func TestMiddleware(t *testing.T) {
+	var got []trace.SpanContext
+	h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, trace.SpanContextFromContext(r.Context()))
+	}))
+	for _, tp := range []string{portalTP, "garbage", ""} {
+		r := httptest.NewRequest(http.MethodPost, "/v1/submissions", nil)
+		if tp != "" {
+			r.Header.Set("Traceparent", tp)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if got[0].TraceID().String() != portalTrace || !got[0].IsRemote() || got[1].IsValid() || got[2].IsValid() {
+		t.Fatalf("span contexts %v", got)
+	}
+}
