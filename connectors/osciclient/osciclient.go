@@ -266,7 +266,7 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 		CipherCertAddressee: reader, CustomHeaders: []*etree.Element{a.metaData(route, msg, rec.MessageID)}, ContentPackage: cp}, parts)
 	if err != nil {
 		out := Classify("storeDelivery", err)
-		a.log.Info("osci: storeDelivery not accepted", "transport_id", d.TransportID, "message_id", rec.MessageID,
+		a.log.InfoContext(ctx, "osci: storeDelivery not accepted", "transport_id", d.TransportID, "message_id", rec.MessageID,
 			"outcome", out.Kind, "reason", out.Reason)
 		return out
 	}
@@ -279,7 +279,7 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 
 func (a *Adapter) stored(ctx context.Context, transportID, messageID string, card osci.ProcessCardBundle, reason string, warnings []osci.FeedbackEntry) routing.Outcome {
 	for _, w := range warnings {
-		a.log.Warn("osci: storeDelivery succeeded with a warning", "transport_id", transportID, "message_id", messageID,
+		a.log.WarnContext(ctx, "osci: storeDelivery succeeded with a warning", "transport_id", transportID, "message_id", messageID,
 			"code", w.Code, "lang", w.Lang, "text", w.Text)
 	}
 	if len(warnings) > 0 {

@@ -251,7 +251,7 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 		rec.State = "sent"
 		return a.accepted(rec, reason)
 	}
-	a.log.Info("xtaclient: sendMessage not accepted", "transport_id", d.TransportID, "remote_id", rec.RemoteID, "outcome", out.Kind, "reason", out.Reason)
+	a.log.InfoContext(ctx, "xtaclient: sendMessage not accepted", "transport_id", d.TransportID, "remote_id", rec.RemoteID, "outcome", out.Kind, "reason", out.Reason)
 	return out
 }
 
