@@ -36,11 +36,14 @@ var spanKeyAttributes = []string{
 // printSpans writes the spans as a tree (children under their parent, in
 // start order): name, start, duration, status and key attributes.
 func printSpans(w io.Writer, traceID string, spans []store.Span, loc *time.Location) {
+	if traceID == "" && len(spans) == 0 {
+		return // not traced (tracing was off at intake)
+	}
 	if traceID != "" {
 		fmt.Fprintf(w, "trace ID        %s\n", traceID)
 	}
 	if len(spans) == 0 {
-		fmt.Fprintln(w, "spans           none kept (tracing off, or not yet flushed)")
+		fmt.Fprintln(w, "spans           none kept (tracing.local off, sampled out, or not yet flushed)")
 		return
 	}
 	ids := map[string]bool{}

@@ -43,7 +43,8 @@ func TestPrintSpansGolden(t *testing.T) {
 		spans   []store.Span
 	}{
 		{"trace_spans", tid, spans},
-		{"trace_spans_none", "", nil},
+		{"trace_spans_none", tid, nil},
+		{"trace_spans_untraced", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer

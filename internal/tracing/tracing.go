@@ -27,6 +27,7 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -143,6 +144,13 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(flush)))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
+	// Export failures (collector down, store busy) surface through the
+	// SDK's global error handler: route them to the hub's log. Spans that
+	// cannot be exported are dropped; the pipeline never waits for them.
+	log := o.Logger
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: span export failed", "err", err)
+	}))
 	return &Provider{tp: tp, tracer: NewTracer(tp, o.Parents, o.Logger)}, nil
 }
 
