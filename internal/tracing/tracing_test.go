@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -421,5 +422,47 @@ func TestMiddleware(t *testing.T) {
 	}
 	if got[0].TraceID().String() != portalTrace || !got[0].IsRemote() || got[1].IsValid() || got[2].IsValid() {
 		t.Fatalf("span contexts %v", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// A collector that refuses exports does not fail anything; the failure is
+// logged (without the configured credentials).
+func TestOTLPExportFailureIsLogged(t *testing.T) {
+	rcv := otlptest.New()
+	defer rcv.Close()
+	var logs syncBuffer
+	p, err := New(context.Background(), Options{SampleRatio: 1, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		OTLP: OTLPOptions{Endpoint: rcv.URL + "/wrong/path", Headers: map[string]string{"Authorization": "Bearer s3cret"},
+			Timeout: 2 * time.Second, BatchTimeout: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	_, sp := p.Tracer().StartStage(context.Background(), routing.StageMapping, routing.Submission{ID: "s1"})
+	sp.End()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(logs.String(), "tracing: span export failed") {
+		select {
+		case <-deadline.C:
+			t.Fatalf("no export failure logged; logs: %s; receiver problems: %v", logs.String(), rcv.Problems())
+		case <-tick.C:
+		}
+	}
+	if strings.Contains(logs.String(), "s3cret") {
+		t.Fatalf("credentials in the log: %s", logs.String())
+	}
+	if len(rcv.Problems()) == 0 {
+		t.Fatal("the receiver saw no refused export")
 	}
 }
