@@ -213,3 +213,90 @@ func TestTracingEndToEnd(t *testing.T) {
 		t.Errorf("log lines about the submission without a trace ID:\n%s", strings.Join(without, "\n"))
 	}
 }
+
+// TestTracingAcrossProcesses: the intake runs in one process (no workers),
+// which is then killed; another process on the same data maps, routes and
+// delivers. Its stage spans continue the portal's trace as children of the
+// first process's intake span — the trace context travels with the
+// submission, not in memory.
+func TestTracingAcrossProcesses(t *testing.T) {
+	const (
+		portalTrace = "0af7651916cd43dd8448eb211c80319c"
+		portalSpan  = "00f067aa0ba902b7"
+	)
+	data, addr := t.TempDir(), freeAddr(t)
+	env := []string{"DXHUB_TRACING_ENABLED=true", "DXHUB_TRACING_LOCAL_FLUSHINTERVAL=50ms", "DXHUB_HUB_LOGFORMAT=json"}
+	h := startHub(t, data, addr, append(env, "DXHUB_WORKERS_COUNT=0")...)
+	js, _ := json.Marshal(readSample(t))
+	req, _ := http.NewRequest(http.MethodPost, h.base+"/v1/submissions", bytes.NewReader(js))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer demo-key")
+	req.Header.Set("Traceparent", "00-"+portalTrace+"-"+portalSpan+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var acc accepted
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &acc) != nil {
+		t.Fatalf("POST: %s %s", resp.Status, b)
+	}
+	spans := func() (map[string][]store.Span, error) {
+		out, err := exec.Command(binPath, "trace", "--data", data, "--json", acc.ID).Output()
+		if err != nil {
+			return nil, err
+		}
+		var tr struct {
+			Spans []store.Span `json:"spans"`
+		}
+		if err := json.Unmarshal(out, &tr); err != nil {
+			return nil, err
+		}
+		m := map[string][]store.Span{}
+		for _, s := range tr.Spans {
+			m[s.Name] = append(m[s.Name], s)
+		}
+		return m, nil
+	}
+	var intake store.Span
+	eventually(t, 30*time.Second, "the intake span in the store", func() (bool, error) {
+		m, err := spans()
+		if len(m["intake"]) == 1 {
+			intake = m["intake"][0]
+		}
+		return len(m["intake"]) == 1, err
+	})
+	h.kill()
+
+	h2 := startHub(t, data, addr, env...)
+	eventually(t, 30*time.Second, "delivery by the second process", func() (bool, error) {
+		return getStatus(t, h2.base, acc.ID).Status == "delivered", nil
+	})
+	var m map[string][]store.Span
+	eventually(t, 30*time.Second, "the second process's stage spans", func() (bool, error) {
+		var err error
+		m, err = spans()
+		return len(m["mapping"]) == 1 && len(m["routing"]) == 1 && len(m["delivery"]) == 1, err
+	})
+	if intake.TraceID != portalTrace || intake.ParentSpanID != portalSpan {
+		t.Fatalf("intake span %+v", intake)
+	}
+	for _, name := range []string{"mapping", "routing", "delivery"} {
+		s := m[name][0]
+		if s.TraceID != portalTrace || s.ParentSpanID != intake.SpanID {
+			t.Errorf("%s span in trace %s with parent %s; want trace %s, parent %s (the first process's intake span)",
+				name, s.TraceID, s.ParentSpanID, portalTrace, intake.SpanID)
+		}
+	}
+	found := false
+	for _, line := range strings.Split(h2.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "delivered" && rec["submission"] == acc.ID {
+			found = rec["trace_id"] == portalTrace
+		}
+	}
+	if !found {
+		t.Errorf("the second process's \"delivered\" log line does not carry the portal's trace ID")
+	}
+}
