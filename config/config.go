@@ -88,12 +88,12 @@ type Config struct {
 	OSCI      OSCI       `mapstructure:"osci"`
 	// Reliability: circuit breakers and per-endpoint concurrency (reliability.go).
 	Reliability Reliability `mapstructure:"reliability"`
+	// Tracing: OpenTelemetry spans and trace IDs in logs (tracing.go).
+	Tracing Tracing `mapstructure:"tracing"`
 	// Store: the database, SQLite or PostgreSQL (store.go).
 	Store Store `mapstructure:"store"`
 	// Kafka: status topic and intake connector (kafka.go).
 	Kafka Kafka `mapstructure:"kafka"`
-	// Tracing: OpenTelemetry spans and trace IDs in logs (tracing.go).
-	Tracing Tracing `mapstructure:"tracing"`
 
 	// source is the config file ("" for the embedded default); ignoredEnv
 	// lists DXHUB_* variables that matched no key.
@@ -370,9 +370,9 @@ func defaults() Config {
 		DVDV:        DefaultDVDV(),
 		OSCI:        DefaultOSCI(),
 		Reliability: DefaultReliability(),
+		Tracing:     DefaultTracing(),
 		Store:       DefaultStore(),
 		Kafka:       DefaultKafka(),
-		Tracing:     DefaultTracing(),
 		Hub: Hub{
 			Listen:     "127.0.0.1:8080",
 			DataDir:    "./var",

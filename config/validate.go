@@ -82,9 +82,9 @@ func (c *Config) Validate() error {
 	c.validatePortals(&p)
 	c.validateServices(&p)
 	c.validateReliability(&p)
+	c.validateTracing(&p)
 	c.validateStore(&p)
 	c.validateKafka(&p)
-	c.validateTracing(&p)
 	c.validateEndpoints(&p)
 	if f := c.Mailbox.Messages; f != "" {
 		if st, err := os.Stat(f); err != nil {

@@ -140,11 +140,12 @@ type hub struct {
 	webhooks   *webhook.Dispatcher
 	sla        *routing.SLAMonitor
 	loc        *time.Location
-	notify     chan struct{}     // wakes the Postfach dispatcher
-	hooks      chan struct{}     // wakes the webhook dispatcher
-	kafka      *kafkaWiring      // status topic and intake connector (serve_kafka.go)
-	tracing    *tracing.Provider // nil when tracing is off (serve_tracing.go)
+	notify     chan struct{} // wakes the Postfach dispatcher
+	hooks      chan struct{} // wakes the webhook dispatcher
+	kafka      *kafkaWiring  // status topic and intake connector (serve_kafka.go)
 	handler    http.Handler
+
+	tracing *tracing.Provider // nil when tracing is off (serve_tracing.go)
 }
 
 func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, error) {
@@ -230,7 +231,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		resolver = dvdv.Chain(dir, h.dvdv)
 	}
 	clock := routing.SystemClock{}
-	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log, Tracer: h.tracer()}
+	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
 	mailbox := &xtabox.Mailbox{Store: h.store, Blobs: xtabox.BlobStore{Store: h.blobs}, Receiver: notifying{back, h.wakeNotify},
 		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock}
 	xtaOpts, err := xtaClientOptions(cfg, log, clock)
@@ -238,6 +239,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, err
 	}
 	xtaOpts.WrapTransport = h.traceTransport
+	back.Tracer = h.tracer()
 	if h.xtaOut, err = xtaclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, xtaOpts); err != nil {
 		return nil, err
 	}
@@ -293,13 +295,13 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	h.webhooks = &webhook.Dispatcher{Store: h.store, Targets: targets, Clock: clock, Logger: log,
 		Retry: routing.RetryPolicy{Initial: 5 * time.Second, Max: 10 * time.Minute, Multiplier: 2, Jitter: 0.2}}
 	api, err := portal.New(h.store, h.blobs, portal.Options{
+		Tracer:  h.tracer(),
 		BaseURL: cfg.BaseURL(), Portals: portals, Tenants: tenantAGS, Services: serviceIDs,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes.Int64(), MaxJSONBytes: cfg.Limits.MaxJSONBytes.Int64(),
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64(), MaxAttachments: cfg.Limits.MaxAttachments,
 		MaxJSONDepth: cfg.Limits.MaxJSONDepth, Logger: log, Ready: h.store.Ping,
 		OnAccepted: func(string) { h.pipeline.Wake(); h.wakeNotify() },
 		Check:      mapper.Check,
-		Tracer:     h.tracer(),
 	})
 	if err != nil {
 		return nil, err
@@ -310,6 +312,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if h.kafka, err = newKafkaWiring(cfg, h.store, api, clock, log); err != nil {
 		return nil, err
 	}
+	h.traceDispatchers()
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h.xta.mount(mux)
@@ -320,8 +323,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, fmt.Errorf("service schemas: %w", err)
 	}
 	mux.Handle("GET /metrics", h.metrics.Handler())
-	h.handler = h.traceRequests(logRequests(log, h.metrics, mux))
-	h.traceDispatchers()
+	h.handler = logRequests(log, h.metrics, mux)
 	ok = true
 	return h, nil
 }
@@ -370,6 +372,7 @@ func (h *hub) close() {
 // serve listens, runs the background loops, prints the ready line and shuts
 // down gracefully when ctx ends.
 func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
+	h.handler = h.traceRequests(h.handler) // serve_tracing.go
 	ln, err := net.Listen("tcp", h.cfg.Hub.Listen)
 	if err != nil {
 		return err

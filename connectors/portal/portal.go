@@ -105,6 +105,10 @@ type Options struct {
 	// submission (not for replays). It runs on the request goroutine before the
 	// response is written, so it must not block (e.g. a non-blocking channel send).
 	OnAccepted func(id string)
+	// Tracer, if set, starts the intake span (continuing a W3C traceparent
+	// from the request or Kafka record) whose context is stored with the
+	// submission for the later stages. Nil traces nothing.
+	Tracer *tracing.Tracer
 	// RetainOrphanBlobs disables deleting the blobs of failed requests (see
 	// Handler). Set it when several processes share one blob directory.
 	RetainOrphanBlobs bool
@@ -114,10 +118,6 @@ type Options struct {
 	// pointer, errors = all of them). A non-nil error is a checker failure,
 	// not the submission's fault: it is logged and the submission accepted.
 	Check func(ctx context.Context, sub routing.Submission) ([]FieldError, error)
-	// Tracer, if set, starts the intake span (continuing a W3C traceparent
-	// from the request or Kafka record) whose context is stored with the
-	// submission for the later stages. Nil traces nothing.
-	Tracer *tracing.Tracer
 }
 
 // Handler serves the portal API.
