@@ -128,3 +128,34 @@ tracing:
 		t.Fatal("tracing is on in the embedded default")
 	}
 }
+
+// withoutKeys drops the overrides of one area (which checks them itself).
+func withoutKeys(all []EnvOverride, prefix string) []EnvOverride {
+	var out []EnvOverride
+	for _, o := range all {
+		if !strings.HasPrefix(o.Key, prefix) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func TestTracingEnvOverrides(t *testing.T) {
+	var got []string
+	for _, o := range EnvOverrides() {
+		if strings.HasPrefix(o.Key, "tracing.") {
+			if want := "DXHUB_" + strings.ToUpper(strings.ReplaceAll(o.Key, ".", "_")); o.Env != want {
+				t.Errorf("%s: env %s, want %s", o.Key, o.Env, want)
+			}
+			got = append(got, o.Key)
+		}
+	}
+	sort.Strings(got)
+	want := []string{"tracing.enabled", "tracing.local.enabled", "tracing.local.flushInterval", "tracing.local.maxSpans",
+		"tracing.local.maxSpansPerSubmission", "tracing.otlp.caFile", "tracing.otlp.certFile", "tracing.otlp.compression",
+		"tracing.otlp.endpoint", "tracing.otlp.headers", "tracing.otlp.headersFile", "tracing.otlp.keyFile",
+		"tracing.otlp.timeout", "tracing.sampleRatio", "tracing.serviceName"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("tracing overrides = %v, want %v", got, want)
+	}
+}
