@@ -90,6 +90,8 @@ type Config struct {
 	OSCI      OSCI       `mapstructure:"osci"`
 	// Reliability: circuit breakers and per-endpoint concurrency (reliability.go).
 	Reliability Reliability `mapstructure:"reliability"`
+	// Tracing: OpenTelemetry spans and trace IDs in logs (tracing.go).
+	Tracing Tracing `mapstructure:"tracing"`
 	// Store: the database, SQLite or PostgreSQL (store.go).
 	Store Store `mapstructure:"store"`
 	// Kafka: status topic and intake connector (kafka.go).
@@ -387,6 +389,7 @@ func defaults() Config {
 		DVDV:        DefaultDVDV(),
 		OSCI:        DefaultOSCI(),
 		Reliability: DefaultReliability(),
+		Tracing:     DefaultTracing(),
 		Store:       DefaultStore(),
 		Kafka:       DefaultKafka(),
 		Admin:       DefaultAdmin(),

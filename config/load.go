@@ -148,6 +148,7 @@ func load(source string, data []byte, useEnv bool) (*Config, error) {
 		}
 	}
 	c.Kafka.resolvePaths(baseDir, fromEnv)
+	c.Tracing.resolvePaths(baseDir, fromEnv)
 
 	if c.Directory.File != "" {
 		eps, err := loadDirectoryFile(c.Directory.File)

@@ -84,6 +84,7 @@ func (c *Config) Validate() error {
 	c.validatePortalTLS(&p)
 	c.validateServices(&p)
 	c.validateReliability(&p)
+	c.validateTracing(&p)
 	c.validateStore(&p)
 	c.validateKafka(&p)
 	c.validateAdmin(&p)

@@ -86,6 +86,9 @@ type BackChannel struct {
 	Tenants map[string]Tenant // by AGS: the author of a reply must be the submission's reader
 	Clock   Clock
 	Logger  *slog.Logger
+	// Tracer, if set, gets a back-channel span for every message correlated
+	// to a submission, in the submission's trace (trace.go).
+	Tracer Tracer
 }
 
 // ErrMalformedInbound wraps parser failures: the sender gets a schema fault.
@@ -107,6 +110,7 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 		Classification: string(rep.Status), Attachments: in.Attachments,
 	}
 	var events []StatusEvent
+	var span Span = noSpan{}
 	refStore, _ := b.Store.(ReferenceStore)
 	switch {
 	case rep.ReferencedUUID == "" && (rep.ApplicationReference == "" || refStore == nil):
@@ -142,7 +146,15 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 			break
 		}
 		rec.SubmissionID = subID
+		ctx, span = StartStage(ctx, b.Tracer, StageBackChannel, sub)
+		defer span.End()
+		span.SetAttribute("inbound.transport", string(in.Transport))
+		span.SetAttribute("inbound.transport_id", in.TransportID)
+		span.SetAttribute("inbound.type_code", rep.TypeCode)
+		span.SetAttribute("inbound.root", rep.RootElement)
+		span.SetAttribute("inbound.status", string(rep.Status))
 		if rep.Status == "" {
+			span.Fail("unknown message type " + rep.TypeCode)
 			rec.Note = "message type " + rep.TypeCode + " is not a known back-channel message; kept"
 			break
 		}
@@ -153,10 +165,11 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 		})
 	}
 	if err := b.Store.ReceiveInbound(ctx, rec, events); err != nil {
+		span.Fail(err.Error())
 		return InboundRecord{}, err
 	}
 	if rec.Note != "" {
-		b.logger().Warn("inbound message kept without effect", "transport_id", in.TransportID, "note", rec.Note)
+		b.logger().WarnContext(ctx, "inbound message kept without effect", "transport_id", in.TransportID, "note", rec.Note)
 	}
 	return rec, nil
 }

@@ -79,6 +79,8 @@ type PipelineConfig struct {
 	// OnAttempt, if set, hears of every recorded transport attempt (metrics).
 	// It must not block.
 	OnAttempt func(AttemptResult)
+	// Tracer, if set, receives one span per stage (trace.go).
+	Tracer Tracer
 }
 
 // Pipeline drives accepted submissions through mapping, routing and delivery
@@ -258,8 +260,11 @@ func (p *Pipeline) event(st Status, detail, evidence string) StatusEvent {
 }
 
 func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (bool, error) {
+	ctx, span := StartStage(ctx, p.cfg.Tracer, StageMapping, sub)
+	defer span.End()
 	tenant, ok := p.cfg.Tenants[sub.Tenant]
 	if !ok {
+		span.Fail("unknown tenant " + sub.Tenant)
 		return true, p.cfg.Store.Terminate(ctx, sub.ID,
 			p.event(StatusRejected, "tenant "+sub.Tenant+" is no longer configured", ""), "unknown tenant "+sub.Tenant)
 	}
@@ -268,12 +273,17 @@ func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (
 		AuthorKey: p.cfg.AuthorKey, AuthorName: p.cfg.AuthorName, Created: sub.ReceivedAt,
 	})
 	if errors.Is(err, ErrPermanent) {
-		p.log.Warn("submission rejected by mapping", "submission", sub.ID, "err", err)
+		p.log.WarnContext(ctx, "submission rejected by mapping", "submission", sub.ID, "err", err)
+		span.Fail("rejected: " + err.Error())
 		return true, p.cfg.Store.Terminate(ctx, sub.ID, p.event(StatusRejected, "mapping failed: "+err.Error(), ""), "")
 	}
 	if err != nil {
+		span.Fail("postponed: " + err.Error())
 		return true, p.retryLater(ctx, sub, owner, "mapping: "+err.Error())
 	}
+	span.SetAttribute("xoev.root", msg.RootElement)
+	span.SetAttribute("xoev.standard", msg.Standard+" "+msg.Version)
+	span.SetAttribute("xoev.nachrichten_uuid", msg.UUID)
 	msg.SubmissionID = sub.ID
 	if svc, ok := p.cfg.Services[sub.Service]; ok && msg.Service == "" {
 		msg.Service = svc.ServiceURI
@@ -286,9 +296,12 @@ func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (
 }
 
 func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string) (bool, error) {
+	ctx, span := StartStage(ctx, p.cfg.Tracer, StageRouting, sub)
+	defer span.End()
 	tenant := p.cfg.Tenants[sub.Tenant]
 	svc, ok := p.cfg.Services[sub.Service]
 	if !ok {
+		span.Fail("unknown service " + sub.Service)
 		return true, p.cfg.Store.Terminate(ctx, sub.ID,
 			p.event(StatusFailed, "service "+sub.Service+" is no longer configured", ""), "unknown service "+sub.Service)
 	}
@@ -296,11 +309,18 @@ func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string)
 	if err != nil {
 		return true, err
 	}
+	span.SetAttribute("dvdv.reader", tenant.DVDVKey)
+	span.SetAttribute("dvdv.service", svc.ServiceURI)
 	route, err := p.cfg.Resolver.Resolve(ctx, tenant.DVDVKey, svc.ServiceURI)
 	if err != nil {
+		span.Fail("no route: " + err.Error())
 		return true, p.retryLater(ctx, sub, owner, fmt.Sprintf("no route for %s / %s: %v", tenant.DVDVKey, svc.ServiceURI, err))
 	}
+	span.SetAttribute("route.transport", string(route.Transport))
+	span.SetAttribute("route.endpoint", route.Endpoint)
+	span.SetAttribute("route.source", route.Source)
 	if _, ok := p.cfg.Transports[route.Transport]; !ok {
+		span.Fail("transport " + string(route.Transport) + " not run by this hub")
 		return true, p.retryLater(ctx, sub, owner, fmt.Sprintf("route names transport %q, which this hub does not run", route.Transport))
 	}
 	now := p.cfg.Clock.Now()
@@ -347,12 +367,22 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner strin
 	if !ok {
 		// Not an attempt: the endpoint is known to be down or busy. The job
 		// waits without using up the submission's retry budget.
-		p.log.Debug("delivery deferred", "submission", sub.ID, "reason", why, "until", retryAt)
+		p.log.DebugContext(ctx, "delivery deferred", "submission", sub.ID, "reason", why, "until", retryAt)
 		return true, p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, retryAt)
 	}
+	ctx, span := StartStage(ctx, p.cfg.Tracer, StageDelivery, sub)
+	defer span.End()
+	span.SetAttribute("delivery.attempt", d.Attempts+1)
+	span.SetAttribute("delivery.transport", string(d.Route.Transport))
+	span.SetAttribute("delivery.endpoint", firstNonEmpty(d.Route.Endpoint, d.Route.ReaderKey))
+	span.SetAttribute("delivery.transport_id", d.TransportID)
 	started := p.cfg.Clock.Now()
 	out := transport.Deliver(ctx, d, msg, sub)
 	finished := p.cfg.Clock.Now()
+	span.SetAttribute("delivery.outcome", out.Kind.String())
+	if out.Kind != Delivered {
+		span.Fail(out.Kind.String() + ": " + out.Reason)
+	}
 	p.breakers.Release(key, out.Kind)
 	if out.RouteStale {
 		p.invalidateRoute(ctx, d.Route, out.Reason)
@@ -368,21 +398,21 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner strin
 		res.Done = true
 		ev := p.event(st, deliveredDetail(d, out), firstNonEmpty(out.Evidence, d.TransportID))
 		res.Event = &ev
-		log.Info("delivered", "status", st)
+		log.InfoContext(ctx, "delivered", "status", st)
 	case Permanent:
 		res.Dead = true
 		ev := p.event(StatusFailed, "delivery failed permanently: "+out.Reason, out.Evidence)
 		res.Event = &ev
-		log.Warn("delivery failed permanently", "reason", out.Reason)
+		log.WarnContext(ctx, "delivery failed permanently", "reason", out.Reason)
 	case Retry, Ambiguous:
 		if p.cfg.Retry.Exhausted(res.Number, retryBase(sub), finished) {
 			res.Dead = true
 			ev := p.event(StatusFailed, fmt.Sprintf("delivery gave up after %d attempts: %s", res.Number, out.Reason), out.Evidence)
 			res.Event = &ev
-			log.Warn("delivery retries exhausted", "reason", out.Reason)
+			log.WarnContext(ctx, "delivery retries exhausted", "reason", out.Reason)
 		} else {
 			res.NextAttemptAt = finished.Add(p.cfg.Retry.Delay(res.Number, out.RetryAfter))
-			log.Info("delivery will be retried", "outcome", out.Kind, "reason", out.Reason, "next", res.NextAttemptAt)
+			log.InfoContext(ctx, "delivery will be retried", "outcome", out.Kind, "reason", out.Reason, "next", res.NextAttemptAt)
 		}
 	default:
 		return true, fmt.Errorf("routing: transport returned no outcome for %s", sub.ID)
@@ -404,10 +434,10 @@ func (p *Pipeline) invalidateRoute(ctx context.Context, rt Route, reason string)
 		return
 	}
 	if err := inv.InvalidateRoute(ctx, rt.ReaderKey, rt.ServiceURI); err != nil {
-		p.log.Warn("could not invalidate cached route", "reader", rt.ReaderKey, "service", rt.ServiceURI, "err", err)
+		p.log.WarnContext(ctx, "could not invalidate cached route", "reader", rt.ReaderKey, "service", rt.ServiceURI, "err", err)
 		return
 	}
-	p.log.Info("cached route invalidated after a certificate or decryption failure",
+	p.log.InfoContext(ctx, "cached route invalidated after a certificate or decryption failure",
 		"reader", rt.ReaderKey, "service", rt.ServiceURI, "reason", reason)
 }
 
@@ -429,7 +459,7 @@ func (p *Pipeline) retryLater(ctx context.Context, sub Submission, owner, reason
 	if now.Sub(retryBase(sub)) >= p.cfg.Retry.MaxAge {
 		return p.cfg.Store.Terminate(ctx, sub.ID, p.event(StatusFailed, "gave up: "+reason, ""), reason)
 	}
-	p.log.Warn("submission postponed", "submission", sub.ID, "reason", reason)
+	p.log.WarnContext(ctx, "submission postponed", "submission", sub.ID, "reason", reason)
 	return p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, now.Add(p.cfg.Retry.Delay(1, 0)))
 }
 

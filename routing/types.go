@@ -113,6 +113,9 @@ type Submission struct {
 	// RetryBase starts the retry budget (RetryPolicy.MaxAge): ReceivedAt, or the
 	// time an operator last retried the submission from the dead letters.
 	RetryBase time.Time `json:"-"`
+	// TraceParent is the W3C trace context of the intake span ("" when not
+	// traced): later stages, in any worker or process, continue that trace.
+	TraceParent string `json:"-"`
 }
 
 // StatusEvent is one entry of a submission's history. It is written in the same

@@ -169,9 +169,13 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	audit(ctx, st, stderr, "submission.trace", fs.Arg(0), "")
+	spans, err := st.Spans(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
 	if *fs.json {
 		tr.Submission.Form = nil
-		return writeJSON(stdout, tr)
+		return writeJSON(stdout, traceOutput{Trace: tr, TraceID: traceIDOf(tr.Submission.TraceParent), Spans: spans})
 	}
 	s := tr.Submission
 	ts := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05.000") }
@@ -231,5 +235,6 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if dl := tr.DeadLetter; dl != nil {
 		fmt.Fprintf(stdout, "dead letter     since %s: %s %s\n", ts(dl.Since), dl.Reason, dl.Resolution)
 	}
+	printSpans(stdout, traceIDOf(tr.Submission.TraceParent), spans, time.Local)
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/dxhub/dxhub/internal/metrics"
 	"github.com/dxhub/dxhub/internal/standards"
 	"github.com/dxhub/dxhub/internal/store"
+	"github.com/dxhub/dxhub/internal/tracing"
 	"github.com/dxhub/dxhub/routing"
 	"github.com/dxhub/dxhub/xoev"
 )
@@ -115,9 +116,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	if cfg.Hub.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(tracing.NewLogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(tracing.NewLogHandler(slog.NewTextHandler(w, opts)))
 }
 
 // hub is the wired process: every component, built explicitly from config.
@@ -144,6 +145,8 @@ type hub struct {
 	kafka      *kafkaWiring  // status topic and intake connector (serve_kafka.go)
 	access     *accessWiring // portal keys, mTLS, data-access audit (serve_access.go)
 	handler    http.Handler
+
+	tracing *tracing.Provider // nil when tracing is off (serve_tracing.go)
 }
 
 func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, error) {
@@ -176,6 +179,9 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, err
 	}
 	if h.blobs, err = blob.Open(filepath.Join(cfg.Hub.DataDir, "blobs")); err != nil {
+		return nil, err
+	}
+	if h.tracing, err = newTracing(ctx, cfg, h.store, log); err != nil {
 		return nil, err
 	}
 	artDesAntrags := map[string]string{}
@@ -236,6 +242,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if err != nil {
 		return nil, err
 	}
+	xtaOpts.WrapTransport = h.traceTransport
+	back.Tracer = h.tracer()
 	if h.xtaOut, err = xtaclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, xtaOpts); err != nil {
 		return nil, err
 	}
@@ -256,6 +264,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		OnEvent:   h.wakeNotify,
 		OnAttempt: h.metrics.ObserveAttempt,
 		Breakers:  breakerPolicy(cfg.Reliability),
+		Tracer:    h.tracer(),
 	})
 	if err != nil {
 		return nil, err
@@ -269,7 +278,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	var sink servicekonto.Sink = &servicekonto.LocalSink{Store: h.store, Clock: clock}
 	if m := cfg.Mailbox; m.URL != "" {
 		if sink, err = servicekonto.NewClient(servicekonto.ClientConfig{BaseURL: m.URL, CertFile: m.CertFile, KeyFile: m.KeyFile,
-			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log,
+			CAFile: m.CAFile, Sender: m.Sender, ReplyAddress: m.ReplyAddress, Logger: log, WrapTransport: h.traceTransport,
 			Blobs: xtabox.BlobStore{Store: h.blobs}}); err != nil {
 			return nil, err
 		}
@@ -296,6 +305,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, err
 	}
 	api, err := portal.New(h.store, h.blobs, portal.Options{
+		Tracer:  h.tracer(),
 		BaseURL: cfg.BaseURL(), Portals: portals, Tenants: tenantAGS, Services: serviceIDs,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes.Int64(), MaxJSONBytes: cfg.Limits.MaxJSONBytes.Int64(),
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64(), MaxAttachments: cfg.Limits.MaxAttachments,
@@ -315,6 +325,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if h.kafka, err = newKafkaWiring(cfg, h.store, api, clock, log); err != nil {
 		return nil, err
 	}
+	h.traceDispatchers()
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h.xta.mount(mux)
@@ -369,6 +380,7 @@ func (h *hub) close() {
 	if h.mapper != nil {
 		h.mapper.Close()
 	}
+	h.closeTracing() // flushes kept spans into the store: before it closes
 	if h.store != nil {
 		h.store.Close()
 	}
@@ -377,6 +389,7 @@ func (h *hub) close() {
 // serve listens, runs the background loops, prints the ready line and shuts
 // down gracefully when ctx ends.
 func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
+	h.handler = h.traceRequests(h.handler) // serve_tracing.go
 	ln, err := net.Listen("tcp", h.cfg.Hub.Listen)
 	if err != nil {
 		return err
@@ -409,6 +422,9 @@ func (h *hub) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	if err := h.scheduleRetention(bg, jobs, time.Now); err != nil {
+		return err
+	}
+	if err := h.scheduleTracing(bg, jobs); err != nil {
 		return err
 	}
 	if h.dvdv != nil {

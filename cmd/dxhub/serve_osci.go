@@ -77,7 +77,7 @@ func (h *hub) setupOSCI(resolver routing.Resolver, recv osciclient.Receiver, tra
 	h.osciOut, err = osciclient.New(h.store, xtabox.BlobStore{Store: h.blobs}, osciclient.Options{
 		AuthorKey: h.cfg.Hub.AuthorKey, Signer: signer, Cipher: cipher, Trust: trust, Intermediaries: ims,
 		AllowDeprecated: o.TrustStore.AllowDeprecated, Resolver: resolver, Timeout: o.Timeout, RetryMax: o.RetryMax,
-		Logger: h.log,
+		Logger: h.log, WrapTransport: h.traceTransport,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dxhub/dxhub/connectors/portal"
+	"github.com/dxhub/dxhub/internal/tracing"
 	"github.com/dxhub/dxhub/routing"
 )
 
@@ -173,6 +174,9 @@ func (in *Intake) wait(ctx context.Context, d time.Duration) error {
 
 // handle stores or dead-letters one record; an error means neither happened.
 func (in *Intake) handle(ctx context.Context, m Message) (Outcome, error) {
+	// A producer's W3C trace context (traceparent/tracestate record headers)
+	// becomes the parent of the intake span.
+	ctx = tracing.Extract(ctx, m.Header)
 	d := portal.Document{Body: m.Value, NoAttachments: true}
 	d.APIKey, _ = m.Header(HeaderAPIKey)
 	d.PortalID, _ = m.Header(HeaderPortalID)

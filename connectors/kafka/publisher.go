@@ -10,6 +10,7 @@ import (
 
 	"github.com/dxhub/dxhub/internal/loop"
 	"github.com/dxhub/dxhub/internal/store"
+	"github.com/dxhub/dxhub/internal/tracing"
 	"github.com/dxhub/dxhub/routing"
 )
 
@@ -61,6 +62,9 @@ type Publisher struct {
 	Logger *slog.Logger
 	// Batch is the most events per write (default 200).
 	Batch int
+	// Tracer, if set, traces each published event as a span of its
+	// submission's trace; the record carries a traceparent header.
+	Tracer routing.Tracer
 }
 
 func (p *Publisher) now() time.Time {
@@ -108,13 +112,31 @@ func (p *Publisher) RunOnce(ctx context.Context) (int, error) {
 		}
 		msgs := make([]Message, len(pending))
 		ids := make([]int64, len(pending))
+		spans := make([]routing.Span, 0, len(pending))
 		for i, e := range pending {
 			if msgs[i], err = Record(e); err != nil {
 				return n, err
 			}
 			ids[i] = e.Event.ID
+			if p.Tracer != nil {
+				sctx, span := p.Tracer.StartStage(ctx, routing.StageKafkaStatus,
+					routing.Submission{ID: e.Event.SubmissionID, Tenant: e.Tenant, Service: e.Service})
+				span.SetAttribute("status.event", e.Event.ID)
+				span.SetAttribute("status.value", string(e.Event.Status))
+				if tp := tracing.TraceParent(sctx); tp != "" {
+					msgs[i].Headers = append(msgs[i].Headers, Header{"traceparent", []byte(tp)})
+				}
+				spans = append(spans, span)
+			}
 		}
-		if err := p.Writer.WriteMessages(ctx, msgs...); err != nil {
+		err = p.Writer.WriteMessages(ctx, msgs...)
+		for _, s := range spans {
+			if err != nil {
+				s.Fail(err.Error())
+			}
+			s.End()
+		}
+		if err != nil {
 			return n, fmt.Errorf("kafka: publish %d status events: %w", len(msgs), err)
 		}
 		if err := p.Store.KafkaPublished(ctx, ids, p.now()); err != nil {

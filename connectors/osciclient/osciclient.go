@@ -107,6 +107,9 @@ type Options struct {
 	OnExchange func(kind osci.Kind, envelope []byte)
 	Logger     *slog.Logger
 	Clock      routing.Clock
+	// WrapTransport, if set, wraps the HTTP transport (the wiring adds the
+	// W3C traceparent header to the requests; never to the signed body).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Adapter is the routing.Transport for routing.TransportOSCI.
@@ -147,8 +150,12 @@ func New(st Store, blobs Blobs, opts Options) (*Adapter, error) {
 	if opts.TLS != nil {
 		tr.TLSClientConfig = opts.TLS.Clone()
 	}
+	var rt http.RoundTripper = tr
+	if opts.WrapTransport != nil {
+		rt = opts.WrapTransport(rt)
+	}
 	return &Adapter{store: st, blobs: blobs, opts: opts, log: opts.Logger,
-		http: &http.Client{Transport: tr, Timeout: opts.Timeout}}, nil
+		http: &http.Client{Transport: rt, Timeout: opts.Timeout}}, nil
 }
 
 func (a *Adapter) configured(url string) Intermediary {
@@ -259,7 +266,7 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 		CipherCertAddressee: reader, CustomHeaders: []*etree.Element{a.metaData(route, msg, rec.MessageID)}, ContentPackage: cp}, parts)
 	if err != nil {
 		out := Classify("storeDelivery", err)
-		a.log.Info("osci: storeDelivery not accepted", "transport_id", d.TransportID, "message_id", rec.MessageID,
+		a.log.InfoContext(ctx, "osci: storeDelivery not accepted", "transport_id", d.TransportID, "message_id", rec.MessageID,
 			"outcome", out.Kind, "reason", out.Reason)
 		return out
 	}
@@ -272,7 +279,7 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 
 func (a *Adapter) stored(ctx context.Context, transportID, messageID string, card osci.ProcessCardBundle, reason string, warnings []osci.FeedbackEntry) routing.Outcome {
 	for _, w := range warnings {
-		a.log.Warn("osci: storeDelivery succeeded with a warning", "transport_id", transportID, "message_id", messageID,
+		a.log.WarnContext(ctx, "osci: storeDelivery succeeded with a warning", "transport_id", transportID, "message_id", messageID,
 			"code", w.Code, "lang", w.Lang, "text", w.Text)
 	}
 	if len(warnings) > 0 {

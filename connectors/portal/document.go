@@ -35,6 +35,18 @@ type Document struct {
 // (Status and Code as the HTTP API would answer); a Status of 500 or more is
 // the hub's failure (the store), not the document's, and is worth retrying.
 func (h *Handler) SubmitDocument(ctx context.Context, d Document) (routing.Submission, bool, *Problem) {
+	ctx, span := h.opts.Tracer.StartIntake(ctx, nil, "document")
+	defer span.End()
+	sub, created, p := h.submitDocument(ctx, d)
+	if p != nil {
+		span.Rejected(p.Status, p.Code, p.Detail)
+	} else {
+		span.Accepted(sub, created)
+	}
+	return sub, created, p
+}
+
+func (h *Handler) submitDocument(ctx context.Context, d Document) (routing.Submission, bool, *Problem) {
 	var (
 		portal *portalEntry
 		p      *Problem

@@ -40,6 +40,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dxhub/dxhub/internal/blob"
+	"github.com/dxhub/dxhub/internal/tracing"
 	"github.com/dxhub/dxhub/routing"
 )
 
@@ -117,6 +118,10 @@ type Options struct {
 	// submission (not for replays). It runs on the request goroutine before the
 	// response is written, so it must not block (e.g. a non-blocking channel send).
 	OnAccepted func(id string)
+	// Tracer, if set, starts the intake span (continuing a W3C traceparent
+	// from the request or Kafka record) whose context is stored with the
+	// submission for the later stages. Nil traces nothing.
+	Tracer *tracing.Tracer
 	// RetainOrphanBlobs disables deleting the blobs of failed requests (see
 	// Handler). Set it when several processes share one blob directory.
 	RetainOrphanBlobs bool
@@ -313,14 +318,18 @@ func (h *Handler) statusURL(id string) string { return h.opts.BaseURL + "/v1/sub
 
 // submit handles POST /v1/submissions.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, span := h.opts.Tracer.StartIntake(r.Context(), r.Header, "http")
+	defer span.End()
+	r = r.WithContext(ctx)
 	portal, p := h.authenticate(r)
 	if p != nil {
+		span.Rejected(p.Status, p.Code, p.Detail)
 		h.fail(w, r, p, "")
 		return
 	}
 	idemKey, p := idempotencyKey(r.Header)
 	if p != nil {
+		span.Rejected(p.Status, p.Code, p.Detail)
 		h.fail(w, r, p, portal.ID)
 		return
 	}
@@ -328,9 +337,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	defer req.release()
 	sub, created, p := req.run(w, r, idemKey)
 	if p != nil {
+		span.Rejected(p.Status, p.Code, p.Detail)
 		h.fail(w, r, p, portal.ID)
 		return
 	}
+	span.Accepted(sub, created)
 	if created && h.opts.OnAccepted != nil {
 		h.opts.OnAccepted(sub.ID)
 	}
@@ -496,6 +507,7 @@ func (q *intakeRequest) commit(ctx context.Context, in *Intake, atts []routing.A
 			Tenant: in.Tenant, Service: in.Service, Reference: in.Reference,
 			Applicant: in.Applicant, Form: in.Form, Attachments: atts,
 			Status: routing.StatusReceived, ReceivedAt: now, UpdatedAt: now,
+			TraceParent: tracing.TraceParent(ctx),
 		},
 		IdempotencyKey: idemKey,
 		BodyHash:       bodyHash,

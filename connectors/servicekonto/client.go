@@ -78,6 +78,9 @@ type ClientConfig struct {
 	// per message (default 20 MiB; larger ones are refused permanently).
 	Blobs              Blobs
 	MaxAttachmentBytes int64
+	// WrapTransport, if set, wraps the HTTP transport (the wiring adds the
+	// W3C trace context header to every call).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Client posts to the Servicekonto REST interface. It implements Sink.
@@ -132,7 +135,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg.RetryMax = 3
 	}
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	var rt http.RoundTripper = &http.Transport{TLSClientConfig: tlsCfg}
+	if cfg.WrapTransport != nil {
+		rt = cfg.WrapTransport(rt)
+	}
+	rc.HTTPClient = &http.Client{Timeout: cfg.Timeout, Transport: rt}
 	rc.RetryMax = cfg.RetryMax
 	rc.RetryWaitMin, rc.RetryWaitMax = 200*time.Millisecond, 5*time.Second
 	rc.Logger = nil

@@ -252,6 +252,9 @@ type Dispatcher struct {
 	Location *time.Location
 	Clock    routing.Clock
 	Logger   *slog.Logger
+	// Tracer, if set, traces each message to the Postfach as a span of the
+	// submission's trace.
+	Tracer routing.Tracer
 }
 
 // RunOnce sends every pending notification and returns how many it handled.
@@ -291,13 +294,18 @@ func (d *Dispatcher) one(ctx context.Context, n store.Notification) error {
 	if !ok {
 		return d.Store.MarkNotified(ctx, n.Event.ID, now)
 	}
+	ctx, span := routing.StartStage(ctx, d.Tracer, routing.StagePostfach, n.Submission)
+	defer span.End()
+	span.SetAttribute("status.event", n.Event.ID)
+	span.SetAttribute("status.value", string(n.Event.Status))
 	if err := d.Sink.Notify(ctx, n, title, body); err != nil {
+		span.Fail(err.Error())
 		if !IsPermanent(err) {
 			return fmt.Errorf("servicekonto: notify event %d: %w", n.Event.ID, err)
 		}
 		// The mailbox refuses this message for good (e.g. an unknown handle):
 		// retrying would block every later event, so it is logged and skipped.
-		d.logger().Error("servicekonto: message refused permanently; skipped", "event", n.Event.ID,
+		d.logger().ErrorContext(ctx, "servicekonto: message refused permanently; skipped", "event", n.Event.ID,
 			"submission", n.Submission.ID, "mailbox", n.Submission.Applicant.Mailbox, "err", err)
 	}
 	return d.Store.MarkNotified(ctx, n.Event.ID, now)

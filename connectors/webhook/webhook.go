@@ -115,6 +115,9 @@ type Dispatcher struct {
 	Retry  routing.RetryPolicy
 	Clock  routing.Clock
 	Logger *slog.Logger
+	// Tracer, if set, traces each call as a span of the submission's trace
+	// (the Client's transport adds the traceparent header).
+	Tracer routing.Tracer
 }
 
 func (d *Dispatcher) now() time.Time {
@@ -162,6 +165,11 @@ func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (bool, erro
 	now := d.now()
 	ts := now.Unix()
 	attempts := w.Attempts + 1
+	ctx, span := routing.StartStage(ctx, d.Tracer, routing.StageWebhook, routing.Submission{ID: w.Event.SubmissionID, PortalID: w.PortalID})
+	defer span.End()
+	span.SetAttribute("status.event", w.Event.ID)
+	span.SetAttribute("status.value", string(w.Event.Status))
+	span.SetAttribute("webhook.attempt", attempts)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
 		return false, fmt.Errorf("webhook: portal %s: %w", w.PortalID, err)
@@ -183,6 +191,7 @@ func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (bool, erro
 	default:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
+		span.SetAttribute("http.response.status_code", resp.StatusCode)
 		if resp.StatusCode/100 == 2 {
 			return true, d.Store.WebhookDelivered(ctx, w.Event.ID, attempts, d.now())
 		}
@@ -192,7 +201,8 @@ func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (bool, erro
 		}
 	}
 	next := d.now().Add(d.Retry.Delay(attempts, retryAfter))
-	d.logger().Warn("webhook call failed; will retry", "portal", w.PortalID, "event", w.Event.ID, "attempt", attempts,
+	span.Fail(reason)
+	d.logger().WarnContext(ctx, "webhook call failed; will retry", "portal", w.PortalID, "event", w.Event.ID, "attempt", attempts,
 		"reason", reason, "next", next)
 	return false, d.Store.WebhookFailed(ctx, w.Event.ID, attempts, next, reason)
 }

@@ -72,6 +72,9 @@ type Options struct {
 	SkipLookup bool
 	Logger     *slog.Logger
 	Clock      routing.Clock
+	// WrapTransport, if set, wraps the HTTP transport (the wiring adds the
+	// W3C traceparent header to the SOAP requests; never to the body).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Adapter is the routing.Transport for routing.TransportXTA.
@@ -125,8 +128,12 @@ func (a *Adapter) newHTTP(cfg *tls.Config) *http.Client {
 	if cfg != nil {
 		tr.TLSClientConfig = cfg.Clone()
 	}
+	var rt http.RoundTripper = tr
+	if a.opts.WrapTransport != nil {
+		rt = a.opts.WrapTransport(rt)
+	}
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: tr, Timeout: a.opts.Timeout}
+	rc.HTTPClient = &http.Client{Transport: rt, Timeout: a.opts.Timeout}
 	rc.RetryMax = max(a.opts.RetryMax, 0)
 	rc.RetryWaitMin, rc.RetryWaitMax = a.opts.RetryWaitMin, a.opts.RetryWaitMax
 	rc.CheckRetry = CheckRetry
@@ -244,7 +251,7 @@ func (a *Adapter) Deliver(ctx context.Context, d routing.Delivery, msg routing.M
 		rec.State = "sent"
 		return a.accepted(rec, reason)
 	}
-	a.log.Info("xtaclient: sendMessage not accepted", "transport_id", d.TransportID, "remote_id", rec.RemoteID, "outcome", out.Kind, "reason", out.Reason)
+	a.log.InfoContext(ctx, "xtaclient: sendMessage not accepted", "transport_id", d.TransportID, "remote_id", rec.RemoteID, "outcome", out.Kind, "reason", out.Reason)
 	return out
 }
 

@@ -57,8 +57,8 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 		}
 		insert := `INSERT INTO submissions
 			(id, portal_id, tenant, service, reference, applicant, form, status, received_at, updated_at, idempotency_key, body_hash,
-			 retry_base_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			 retry_base_at, trace_parent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 		if s.pg() {
 			// Another process may insert the same key between the check
 			// above and this insert (SQLite's single writer rules that out):
@@ -71,7 +71,7 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 		// carrying kilobytes of form would be rewritten each time.
 		res, err := tx.ExecContext(ctx, insert,
 			sub.ID, sub.PortalID, sub.Tenant, sub.Service, sub.Reference, string(applicant), "",
-			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash, micros(sub.ReceivedAt))
+			string(sub.Status), micros(sub.ReceivedAt), micros(sub.ReceivedAt), key, hash, micros(sub.ReceivedAt), sub.TraceParent)
 		if err != nil {
 			return fmt.Errorf("insert submission: %w", err)
 		}
@@ -127,9 +127,9 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 		retryBase         int64
 	)
 	err := s.db.QueryRowContext(ctx, `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
-		coalesce(f.form, s.form), s.status, s.received_at, s.updated_at, s.retry_base_at
+		coalesce(f.form, s.form), s.status, s.received_at, s.updated_at, s.retry_base_at, s.trace_parent
 		FROM submissions s LEFT JOIN submission_forms f ON f.submission_id = s.id WHERE s.id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
-		&applicant, &form, &status, &received, &updated, &retryBase)
+		&applicant, &form, &status, &received, &updated, &retryBase, &sub.TraceParent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return routing.Submission{}, fmt.Errorf("submission %s: %w", id, routing.ErrNotFound)
 	}
