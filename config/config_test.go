@@ -179,8 +179,8 @@ func TestEnvOverridesList(t *testing.T) {
 			}
 		}
 	}
-	if len(got) != 97 {
-		t.Errorf("got %d overrides; want 97 (hub 10, limits 5, workers 3, retry 6, directory 1, mailbox 7, dvdv 16, xta 16, osci 12, reliability 4, store 5, kafka 12)", len(got))
+	if len(got) != 103 {
+		t.Errorf("got %d overrides; want 103 (hub 10, limits 5, workers 3, retry 6, directory 1, mailbox 7, dvdv 16, xta 16, osci 12, reliability 4, store 5, kafka 18)", len(got))
 	}
 	for key, env := range map[string]string{
 		"hub.listen":          "DXHUB_HUB_LISTEN",

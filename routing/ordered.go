@@ -176,13 +176,15 @@ func (w *OrderedWorker) Handle(ctx context.Context, submissionID string) (WorkRe
 			return 0, err
 		}
 	}
+	// A step in progress and its bookkeeping (taking the job back after a
+	// failed attempt) are finished even if ctx ends: they commit or fail on
+	// their own timeouts, and the next owner finds the job done or held.
+	step := context.WithoutCancel(ctx)
 	for {
-		// A step in progress is finished even if ctx ends: it commits or
-		// fails on its own timeouts, and the next owner finds it done.
-		if err := c.Pipeline.Process(context.WithoutCancel(ctx), submissionID, c.Owner); err != nil {
+		if err := c.Pipeline.Process(step, submissionID, c.Owner); err != nil {
 			return 0, err
 		}
-		st, err := c.Store.JobState(ctx, submissionID)
+		st, err := c.Store.JobState(step, submissionID)
 		if err != nil {
 			return 0, err
 		}
@@ -202,7 +204,7 @@ func (w *OrderedWorker) Handle(ctx context.Context, submissionID string) (WorkRe
 				"submission", submissionID, "next", st.NextAt, "max_block", c.MaxBlock)
 			return WorkParked, nil
 		}
-		ok, err := c.Store.HoldJob(ctx, submissionID, c.Owner, st.NextAt, c.Clock.Now().Add(c.Lease))
+		ok, err := c.Store.HoldJob(step, submissionID, c.Owner, st.NextAt, c.Clock.Now().Add(c.Lease))
 		if err != nil {
 			return 0, err
 		}
