@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -324,7 +325,9 @@ func cmdBenchCluster(ctx context.Context, counts, hubURL string, scale float64, 
 	if err != nil {
 		return err
 	}
-	cb := clusterBench{counts: ns, scale: scale, recipients: recipients, partitions: partitions, fv: fv, stderr: stderr}
+	// Several hub processes and the bench write to stderr concurrently.
+	cb := clusterBench{counts: ns, scale: scale, recipients: recipients, partitions: partitions, fv: fv,
+		stderr: &syncWriter{w: stderr}}
 	points, err := cb.run(ctx, sample)
 	if err != nil {
 		return err
@@ -348,4 +351,16 @@ func cmdBenchCluster(ctx context.Context, counts, hubURL string, scale float64, 
 		fmt.Fprintln(stderr, "bench: cluster curve written to", out)
 	}
 	return nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
