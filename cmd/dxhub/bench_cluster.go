@@ -248,7 +248,9 @@ func writeClusterBenchConfig(path string, tenants []string, apiKey, hookURL, sec
 // clusterTable renders the cluster curve.
 func clusterTable(ps []clusterPoint) string {
 	var b strings.Builder
-	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) }
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+	}
 	fmt.Fprintln(&b, "| processes | submissions | full path /s | intake /s | intake p50 / p95 / p99 ms | end to end p50 / p95 / p99 ms | "+
 		"CPU per submission: hubs / PostgreSQL / bench+kfake | cores busy: hubs / PostgreSQL / bench+kfake | peak RSS per hub |")
 	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")

@@ -125,7 +125,9 @@ func (p *WorkPublisher) RunOnce(ctx context.Context) (int, error) {
 // failure again after interval.
 func (p *WorkPublisher) Run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
 	loop.Run(ctx, interval, wake, func(ctx context.Context) error { _, err := p.RunOnce(ctx); return err },
-		func(err error) { logger(p.Logger).Error("kafka: publishing work records failed; will retry", "err", err) })
+		func(err error) {
+			logger(p.Logger).Error("kafka: publishing work records failed; will retry", "err", err)
+		})
 }
 
 func logger(l *slog.Logger) *slog.Logger {

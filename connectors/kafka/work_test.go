@@ -81,8 +81,8 @@ func newWorkPipeline(t *testing.T, st *store.Store, tr routing.Transport) *routi
 		Store: st, Mapper: workMapper{}, Resolver: dir,
 		Transports: map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: tr},
 		Tenants:    workTenants, Services: map[string]routing.Service{"svc": {ID: "svc", ServiceURI: "urn:svc"}},
-		Retry:      routing.RetryPolicy{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, MaxAttempts: 10, MaxAge: time.Hour},
-		Lease:      5 * time.Second, Logger: slog.New(slog.DiscardHandler),
+		Retry: routing.RetryPolicy{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, MaxAttempts: 10, MaxAge: time.Hour},
+		Lease: 5 * time.Second, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
