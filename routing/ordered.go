@@ -154,9 +154,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (w *OrderedWorker) Handle(ctx context.Context, submissionID string) (WorkResult, error) {
 	c := w.cfg
 	start := c.Clock.Now()
+	// Store writes are never cancelled half-way by ctx (a revoked
+	// partition): a claim that committed although its caller saw the
+	// cancellation would leave a lease the next owner has to wait out. A
+	// step in progress and its bookkeeping (taking the job back after a
+	// failed attempt) are finished too: they commit or fail on their own
+	// timeouts, and the next owner finds the job done or held.
+	step := context.WithoutCancel(ctx)
 	for {
-		held, st, err := c.Store.ClaimHeldJob(ctx, submissionID, c.Owner, c.Clock.Now(), c.Lease)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		held, st, err := c.Store.ClaimHeldJob(step, submissionID, c.Owner, c.Clock.Now(), c.Lease)
 		if err != nil {
+			w.unlease(ctx, submissionID)
 			return 0, err
 		}
 		if held {
@@ -176,12 +187,11 @@ func (w *OrderedWorker) Handle(ctx context.Context, submissionID string) (WorkRe
 			return 0, err
 		}
 	}
-	// A step in progress and its bookkeeping (taking the job back after a
-	// failed attempt) are finished even if ctx ends: they commit or fail on
-	// their own timeouts, and the next owner finds the job done or held.
-	step := context.WithoutCancel(ctx)
 	for {
 		if err := c.Pipeline.Process(step, submissionID, c.Owner); err != nil {
+			// The caller retries; meanwhile (or if the partition moves on)
+			// nobody should have to wait for this lease to run out.
+			w.unlease(ctx, submissionID)
 			return 0, err
 		}
 		st, err := c.Store.JobState(step, submissionID)

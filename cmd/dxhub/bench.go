@@ -61,8 +61,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "", "write the results with the machine description as Markdown to this file (e.g. BENCHMARKS.md)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	cluster := fs.String("cluster", "", "measure a cluster curve instead (bench_cluster.go): process counts, e.g. 1,2,3")
-	recipients := fs.Int("recipients", 6, "with --cluster: recipients (tenants) the submissions are spread over")
-	partitions := fs.Int("partitions", 12, "with --cluster: partitions of the work topic")
+	recipients := fs.Int("recipients", 12, "with --cluster: recipients (tenants) the submissions are spread over")
+	partitions := fs.Int("partitions", 24, "with --cluster: partitions of the work topic")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -203,6 +203,10 @@ type group struct {
 }
 
 func (g *group) Run(ctx context.Context, fn func(ctx context.Context, p Partition)) error {
+	// Partition goroutines finish their record in progress after ctx ends;
+	// Run returns only after them, so the caller may close the store.
+	var running sync.WaitGroup
+	defer running.Wait()
 	for {
 		gen, err := g.cg.Next(ctx)
 		switch {
@@ -217,7 +221,9 @@ func (g *group) Run(ctx context.Context, fn func(ctx context.Context, p Partitio
 		var ids []int
 		for _, a := range gen.Assignments[g.topic] {
 			ids = append(ids, a.ID)
+			running.Add(1)
 			gen.Start(func(gctx context.Context) {
+				defer running.Done()
 				pctx, cancel := context.WithCancel(ctx)
 				defer cancel()
 				stop := context.AfterFunc(gctx, cancel)
