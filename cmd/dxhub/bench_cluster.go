@@ -78,6 +78,9 @@ type clusterPoint struct {
 	Processes int
 	loadgen.Result
 	BenchCPU time.Duration // this process: load generator, Fachverfahren, kfake broker
+	// LoadAvg is the machine's 1-minute load average when the run ended
+	// (above the number of cores: other jobs competed for them).
+	LoadAvg float64
 }
 
 // benchRecipients are AGS of Nordrhein-Westfalen municipalities used as
@@ -205,7 +208,21 @@ func (cb clusterBench) point(ctx context.Context, pg *pgserver.Server, pgPID, n,
 	if err != nil {
 		return clusterPoint{}, err
 	}
-	return clusterPoint{Processes: n, Result: res, BenchCPU: b1 - b0}, nil
+	return clusterPoint{Processes: n, Result: res, BenchCPU: b1 - b0, LoadAvg: loadAvg()}, nil
+}
+
+// loadAvg returns the 1-minute load average (0 if unknown).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // writeClusterBenchConfig writes the configuration of the cluster bench's
@@ -252,8 +269,8 @@ func clusterTable(ps []clusterPoint) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
 	}
 	fmt.Fprintln(&b, "| processes | submissions | full path /s | intake /s | intake p50 / p95 / p99 ms | end to end p50 / p95 / p99 ms | "+
-		"CPU per submission: hubs / PostgreSQL / bench+kfake | cores busy: hubs / PostgreSQL / bench+kfake | peak RSS per hub |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")
+		"CPU per submission: hubs / PostgreSQL / bench+kfake | cores busy: hubs / PostgreSQL / bench+kfake | peak RSS per hub | load average |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, p := range ps {
 		wall := p.Duration.Seconds()
 		busy := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds()/wall, 'f', 2, 64) }
@@ -261,11 +278,11 @@ func clusterTable(ps []clusterPoint) string {
 		if p.Completed > 0 {
 			benchPer = p.BenchCPU / time.Duration(p.Completed)
 		}
-		fmt.Fprintf(&b, "| %d | %d | %.0f | %.0f | %s / %s / %s | %s / %s / %s | %s / %s / %s ms | %s / %s / %s | %.0f MiB |\n",
+		fmt.Fprintf(&b, "| %d | %d | %.0f | %.0f | %s / %s / %s | %s / %s / %s | %s / %s / %s ms | %s / %s / %s | %.0f MiB | %.1f |\n",
 			p.Processes, p.Completed, p.Throughput, p.IntakeRate,
 			ms(p.Intake.P50), ms(p.Intake.P95), ms(p.Intake.P99), ms(p.EndToEnd.P50), ms(p.EndToEnd.P95), ms(p.EndToEnd.P99),
 			ms(p.CPUPerSub), ms(p.DBCPUPerSub), ms(benchPer), busy(p.HubCPU), busy(p.DBCPU), busy(p.BenchCPU),
-			float64(p.PeakRSS)/(1<<20))
+			float64(p.PeakRSS)/(1<<20), p.LoadAvg)
 	}
 	return b.String()
 }
@@ -286,7 +303,9 @@ func clusterSection(table string, argv []string, recipients, partitions, fv int)
 		"per recipient poll the processes round-robin and answer each message with a 1120. Everything runs on this one\n"+
 		"machine, so the processes compete for the same cores: \"cores busy\" is CPU time divided by the run's wall time\n"+
 		"(hubs summed; PostgreSQL = postmaster and backends; bench+kfake = the load generator, the Fachverfahren and the\n"+
-		"broker).\n\n", partitions, recipients, fv)
+		"broker). \"Load average\" is the machine's 1-minute load average when the run ended: above the number of cores,\n"+
+		"other jobs competed for them and throughput and latency are not representative (CPU per submission is the\n"+
+		"steadier figure).\n\n", partitions, recipients, fv)
 	fmt.Fprint(&b, table)
 	return b.String()
 }

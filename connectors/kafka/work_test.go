@@ -67,7 +67,7 @@ func (r *recordingTransport) delivered() int {
 	return n
 }
 
-func newWorkPipeline(t *testing.T, st *store.Store, tr routing.Transport) *routing.Pipeline {
+func newWorkPipeline(t testing.TB, st *store.Store, tr routing.Transport) *routing.Pipeline {
 	t.Helper()
 	var entries []dvdv.Entry
 	for _, tn := range workTenants {
@@ -105,7 +105,7 @@ type workMember struct {
 	done   chan struct{}
 }
 
-func startMember(t *testing.T, cfg Config, p *routing.Pipeline, st *store.Store, owner string, onResult func(int, string, routing.WorkResult)) *workMember {
+func startMember(t testing.TB, cfg Config, p *routing.Pipeline, st *store.Store, owner string, onResult func(int, string, routing.WorkResult)) *workMember {
 	t.Helper()
 	g, err := NewGroup(cfg, workTopic, workGroup, GroupOptions{SessionTimeout: 6 * time.Second, HeartbeatInterval: 500 * time.Millisecond,
 		RebalanceTimeout: 6 * time.Second, Logger: testLogger(t, owner)})
@@ -285,10 +285,10 @@ func TestWorkTopicKeepsRecipientOrder(t *testing.T) {
 	t.Logf("results %v; %d submissions retried once; recipients on partitions %v", results, retried, partOf)
 }
 
-func testLogger(t *testing.T, name string) *slog.Logger {
+func testLogger(t testing.TB, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", name)
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
