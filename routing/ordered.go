@@ -219,6 +219,8 @@ func (w *OrderedWorker) Handle(ctx context.Context, submissionID string) (WorkRe
 			return 0, err
 		}
 		if !ok {
+			c.Logger.Warn("ordered work: the job changed hands while it waited for its retry; the database queue runs it, order released",
+				"submission", submissionID, "next", st.NextAt)
 			return WorkReleased, nil
 		}
 		if err := w.waitHolding(ctx, submissionID, st.NextAt); err != nil {
