@@ -117,7 +117,10 @@ func (w *kafkaWiring) setupWork(cfg *config.Config, kc kafka.Config, st *store.S
 		return err
 	}
 	w.closers = append(w.closers, wr.Close)
-	w.workPub = &kafka.WorkPublisher{Store: st, Writer: wr, Recipient: recipients(cfg), Logger: log}
+	// One publisher at a time (a PostgreSQL advisory lock); it polls the
+	// outbox every 100 ms besides being woken by this process's intakes.
+	w.workPub = &kafka.WorkPublisher{Store: st, Writer: wr, Recipient: recipients(cfg), Logger: log, Leader: st}
+	w.closers = append(w.closers, func() error { w.workPub.Close(); return nil })
 	w.workWake = make(chan struct{}, 1)
 	g, err := kafka.NewGroup(kc, k.Topic, k.Group, kafka.GroupOptions{SessionTimeout: k.SessionTimeout,
 		RebalanceTimeout: k.SessionTimeout, HeartbeatInterval: k.HeartbeatInterval, Logger: log})
@@ -184,7 +187,7 @@ func (w *kafkaWiring) start(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	if w.workPub != nil {
 		wg.Add(2)
-		go func() { defer wg.Done(); w.workPub.Run(ctx, time.Second, w.workWake) }()
+		go func() { defer wg.Done(); w.workPub.Run(ctx, 100*time.Millisecond, w.workWake) }()
 		go func() {
 			defer wg.Done()
 			if err := w.work.Run(ctx); err != nil {

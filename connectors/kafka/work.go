@@ -65,6 +65,67 @@ type WorkPublisher struct {
 	Recipient func(tenant, service string) (key string, ok bool)
 	Logger    *slog.Logger
 	Batch     int // most records per write (default 200)
+	// Leader, if set, lets only one process publish at a time (the others
+	// try to take over every LeadRetry, default 1 s): without it every
+	// process publishes what it finds, and the topic carries duplicates.
+	Leader    Leader
+	LeadRetry time.Duration
+
+	lead    *store.Leadership
+	lastTry time.Time
+}
+
+// Leader elects the one work outbox publisher (store.TryLeadWorkPublisher).
+type Leader interface {
+	TryLeadWorkPublisher(ctx context.Context) (*store.Leadership, error)
+}
+
+var _ Leader = (*store.Store)(nil)
+
+// leading reports whether this publisher may publish now, taking or
+// checking the lead when a Leader is set.
+func (p *WorkPublisher) leading(ctx context.Context) (bool, error) {
+	if p.Leader == nil {
+		return true, nil
+	}
+	retry := p.LeadRetry
+	if retry <= 0 {
+		retry = time.Second
+	}
+	if p.lead != nil {
+		// The lock lives as long as its connection: look at it now and then
+		// (were it lost unnoticed for a moment, two processes would publish,
+		// which only makes duplicates).
+		if time.Since(p.lastTry) < retry {
+			return true, nil
+		}
+		p.lastTry = time.Now()
+		if err := p.lead.Alive(ctx); err == nil {
+			return true, nil
+		}
+		p.lead.Release()
+		p.lead = nil
+		logger(p.Logger).Warn("kafka: lost the work publisher lead; another process takes over")
+	}
+	if time.Since(p.lastTry) < retry {
+		return false, nil
+	}
+	p.lastTry = time.Now()
+	l, err := p.Leader.TryLeadWorkPublisher(ctx)
+	if err != nil || l == nil {
+		return false, err
+	}
+	p.lead = l
+	logger(p.Logger).Info("kafka: this process publishes the work outbox")
+	return true, nil
+}
+
+// Close gives up the lead, if held.
+func (p *WorkPublisher) Close() {
+	if p.lead != nil {
+		p.lead.Release()
+		p.lead = nil
+	}
 }
 
 // WorkMessage returns the work topic record of one outbox item.
@@ -88,8 +149,12 @@ func (p *WorkPublisher) WorkMessage(w store.WorkItem) (Message, error) {
 	}}, nil
 }
 
-// RunOnce publishes every pending item and returns how many it published.
+// RunOnce publishes every pending item and returns how many it published
+// (none while another process leads). It is not safe for concurrent use.
 func (p *WorkPublisher) RunOnce(ctx context.Context) (int, error) {
+	if ok, err := p.leading(ctx); !ok || err != nil {
+		return 0, err
+	}
 	batch := p.Batch
 	if batch <= 0 {
 		batch = 200

@@ -292,3 +292,55 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+type fakeLeader struct {
+	lead  bool
+	tries int
+}
+
+func (f *fakeLeader) TryLeadWorkPublisher(context.Context) (*store.Leadership, error) {
+	f.tries++
+	if !f.lead {
+		return nil, nil
+	}
+	return &store.Leadership{}, nil
+}
+
+// With a Leader, a publisher that does not lead publishes nothing and asks
+// again only after LeadRetry; once it leads it drains the outbox.
+func TestWorkPublisherLeads(t *testing.T) {
+	c, cfg := startCluster(t, 3, workTopic)
+	ctx := testCtx(t)
+	st := openStore(t, "")
+	st.SetWorkTopic(true)
+	for i := range 5 {
+		id := fmt.Sprintf("l-%d", i)
+		if _, _, err := st.CreateSubmission(ctx, routing.NewSubmission{Submission: routing.Submission{ID: id, PortalID: "p",
+			Tenant: "05315000", Service: "svc", Reference: id, Form: json.RawMessage(`{}`), ReceivedAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := NewWriter(cfg, workTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	leader := &fakeLeader{}
+	pub := &WorkPublisher{Store: st, Writer: w, Recipient: workRecipient, Leader: leader, LeadRetry: time.Hour}
+	for range 3 {
+		if n, err := pub.RunOnce(ctx); n != 0 || err != nil {
+			t.Fatalf("published %d (%v) without the lead", n, err)
+		}
+	}
+	if leader.tries != 1 {
+		t.Fatalf("asked for the lead %d times within LeadRetry", leader.tries)
+	}
+	leader.lead, pub.LeadRetry = true, time.Nanosecond
+	if n, err := pub.RunOnce(ctx); n != 5 || err != nil {
+		t.Fatalf("leader published %d (%v), want 5", n, err)
+	}
+	pub.Close()
+	if got := endOffsets(c, workTopic); got != 5 {
+		t.Fatalf("topic holds %d records", got)
+	}
+}

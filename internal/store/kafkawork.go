@@ -176,3 +176,56 @@ func (s *Store) UnleaseHeldJob(ctx context.Context, submissionID, owner string) 
 	}
 	return nil
 }
+
+// pgWorkPublisherLock is the advisory lock key of the work outbox publisher
+// ("dxwork" in ASCII).
+const pgWorkPublisherLock int64 = 0x6478776f726b
+
+// Leadership is this process's turn as the only work outbox publisher.
+type Leadership struct {
+	conn *sql.Conn // PostgreSQL: the session holding the advisory lock; nil on SQLite
+}
+
+// TryLeadWorkPublisher makes this process the work outbox's only publisher
+// if no other process is (nil, nil if one is). On PostgreSQL it is a session
+// advisory lock on a connection of its own, so it ends with the process or
+// the connection; SQLite has a single process and always leads. Several
+// publishers would be correct too (consumers skip duplicates), only wasteful.
+func (s *Store) TryLeadWorkPublisher(ctx context.Context) (*Leadership, error) {
+	if !s.pg() {
+		return &Leadership{}, nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: work publisher lock: %w", err)
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, pgWorkPublisherLock).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("store: work publisher lock: %w", err)
+	}
+	if !ok {
+		conn.Close()
+		return nil, nil
+	}
+	return &Leadership{conn: conn}, nil
+}
+
+// Alive checks that the lock is still held (its connection is up).
+func (l *Leadership) Alive(ctx context.Context) error {
+	if l.conn == nil {
+		return nil
+	}
+	return l.conn.PingContext(ctx)
+}
+
+// Release gives the lead up.
+func (l *Leadership) Release() {
+	if l.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock(?)`, pgWorkPublisherLock)
+	l.conn.Close()
+}

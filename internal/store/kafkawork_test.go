@@ -110,3 +110,35 @@ func TestWorkTopicJobs(t *testing.T) {
 		}
 	})
 }
+
+// One work outbox publisher at a time: on PostgreSQL the second process does
+// not get the lead until the first gives it up; SQLite always leads.
+func TestWorkPublisherLead(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		a, b := db.open(t), db.open(t)
+		la, err := a.TryLeadWorkPublisher(ctx)
+		if err != nil || la == nil {
+			t.Fatalf("first: %v %v", la, err)
+		}
+		if err := la.Alive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		lb, err := b.TryLeadWorkPublisher(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.backend == "postgres" && lb != nil {
+			t.Fatal("a second process got the lead while the first holds it")
+		}
+		if db.backend == "sqlite" && lb == nil {
+			t.Fatal("SQLite (one process) must always lead")
+		}
+		la.Release()
+		lb, err = b.TryLeadWorkPublisher(ctx)
+		if err != nil || lb == nil {
+			t.Fatalf("after release: %v %v", lb, err)
+		}
+		lb.Release()
+	})
+}
