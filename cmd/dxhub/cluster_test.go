@@ -397,10 +397,20 @@ func TestCluster(t *testing.T) {
 	if len(onTopic) != total {
 		t.Fatalf("status topic names %d submissions, want %d", len(onTopic), total)
 	}
+	// Every accepted submission went through the work topic (once, unless
+	// the publishing process died between the write and the outbox delete).
+	var workRecords int64
+	for _, p := range broker.PartitionInfos(clusterWorkTopic) {
+		workRecords += p.HighWatermark
+	}
+	if workRecords < int64(total) {
+		t.Fatalf("work topic holds %d records for %d submissions", workRecords, total)
+	}
 	t.Logf("accepted %d (re-posts %d), delivered %d, processed exactly once %d, fetched more than once %d; "+
-		"%d recipients, each received in acceptance order; "+
+		"%d recipients, each received in acceptance order; work topic: %d records; "+
 		"status topic: %d records read by kcat, %d distinct events, %d duplicates (at-least-once publishing)",
-		accepted.Load(), reposts.Load(), len(unique), len(processed), refetched, len(wantOrder), records, len(firstSeen), dupEvents)
+		accepted.Load(), reposts.Load(), len(unique), len(processed), refetched, len(wantOrder), workRecords, records,
+		len(firstSeen), dupEvents)
 }
 
 // clusterConfig writes the embedded default configuration with the given
