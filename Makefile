@@ -10,7 +10,7 @@ GOTESTFLAGS ?=
 # clamd for the antivirus tests (internal/antivirus/clamdtest starts its own).
 APT_PKGS  += clamav-daemon
 
-.PHONY: all deps build run test test-short vet fuzz bench bench-go clean
+.PHONY: all deps build run test test-short vet fuzz bench bench-cluster bench-go clean
 
 all: build
 
@@ -66,6 +66,13 @@ fuzz: deps
 BENCH_SCALE ?= 1
 bench: build
 	$(BIN) bench --scale $(BENCH_SCALE) --out BENCHMARKS.md
+
+# bench-cluster measures the cluster curve: PostgreSQL (fsync on) and a kfake
+# broker started by the bench, 1, 2 and 3 `dxhub serve` processes with Kafka
+# work distribution; it replaces the "Cluster curve" section of BENCHMARKS.md.
+BENCH_CLUSTER ?= 1,2,3
+bench-cluster: build
+	$(BIN) bench --cluster $(BENCH_CLUSTER) --scale $(BENCH_SCALE) --out BENCHMARKS.md
 
 bench-go: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...

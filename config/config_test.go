@@ -179,8 +179,8 @@ func TestEnvOverridesList(t *testing.T) {
 			}
 		}
 	}
-	if len(got) != 125 {
-		t.Errorf("got %d overrides; want 125 (hub 12, limits 13, workers 3, retry 6, directory 1, mailbox 7, dvdv 16, xta 20, osci 12, reliability 4, store 5, kafka 12, admin 6, antivirus 5, retention 3)", len(got))
+	if len(got) != 131 {
+		t.Errorf("got %d overrides; want 131 (hub 12, limits 13, workers 3, retry 6, directory 1, mailbox 7, dvdv 16, xta 20, osci 12, reliability 4, store 5, kafka 18, admin 6, antivirus 5, retention 3)", len(got))
 	}
 	for key, env := range map[string]string{
 		"hub.listen":          "DXHUB_HUB_LISTEN",

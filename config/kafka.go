@@ -31,6 +31,13 @@ import (
 //	  writer:
 //	    batchTimeout: 10ms
 //	    acks: all                   # all | leader | none
+//	  work:                         # work distribution over Kafka (off: the database queue)
+//	    enabled: false
+//	    topic: dxhub.work           # partitioned by recipient
+//	    group: dxhub-work
+//	    maxBlock: 1m                # longest one submission's retries hold up its recipient
+//	    sessionTimeout: 30s         # a dead process's partitions move after this
+//	    heartbeatInterval: 3s
 //
 // brokers is a list and so cannot be set from the environment; every other
 // key can (DXHUB_KAFKA_STATUSTOPIC, ...).
@@ -41,6 +48,23 @@ type Kafka struct {
 	StatusTopic string      `mapstructure:"statusTopic"`
 	Intake      KafkaIntake `mapstructure:"intake"`
 	Writer      KafkaWriter `mapstructure:"writer"`
+	Work        KafkaWork   `mapstructure:"work"`
+}
+
+// KafkaWork is work distribution over Kafka (issue #8): accepted submissions
+// go through the store's outbox to Topic, keyed by recipient, and every hub
+// process consumes it in Group, each partition in order. Off, the pipeline's
+// workers claim jobs from the database queue.
+type KafkaWork struct {
+	Enabled bool   `mapstructure:"enabled"`
+	Topic   string `mapstructure:"topic"`
+	Group   string `mapstructure:"group"`
+	// MaxBlock bounds how long one submission's retries may hold up the
+	// submissions behind it on its partition; a retry due later parks it in
+	// the database retry queue (its order is then given up).
+	MaxBlock          time.Duration `mapstructure:"maxBlock"`
+	SessionTimeout    time.Duration `mapstructure:"sessionTimeout"`
+	HeartbeatInterval time.Duration `mapstructure:"heartbeatInterval"`
 }
 
 // KafkaTLS holds PEM files; TLS is used when any is set.
@@ -76,6 +100,8 @@ func DefaultKafka() Kafka {
 		StatusTopic: "dxhub.status",
 		Intake:      KafkaIntake{Group: "dxhub-intake"},
 		Writer:      KafkaWriter{BatchTimeout: 10 * time.Millisecond, Acks: "all"},
+		Work: KafkaWork{Topic: "dxhub.work", Group: "dxhub-work", MaxBlock: time.Minute, SessionTimeout: 30 * time.Second,
+			HeartbeatInterval: 3 * time.Second},
 	}
 }
 
@@ -119,6 +145,9 @@ func validTopic(t string) bool {
 func (c *Config) validateKafka(p *problems) {
 	k := c.Kafka
 	if !k.Enabled() {
+		if k.Work.Enabled {
+			p.add("kafka.work.enabled", "needs kafka.brokers")
+		}
 		return
 	}
 	for i, b := range k.Brokers {
@@ -151,8 +180,25 @@ func (c *Config) validateKafka(p *problems) {
 	} else if k.Intake.DeadLetterTopic != "" {
 		p.add("kafka.intake.topic", "must be set when kafka.intake.deadLetterTopic is")
 	}
-	if k.StatusTopic == "" && k.Intake.Topic == "" {
-		p.add("kafka.statusTopic", "kafka.brokers is set but neither kafka.statusTopic nor kafka.intake.topic is")
+	if k.Work.Enabled {
+		topic("kafka.work.topic", k.Work.Topic, true)
+		if strings.TrimSpace(k.Work.Group) == "" {
+			p.add("kafka.work.group", "must be set when kafka.work.enabled is")
+		} else if k.Work.Group == k.Intake.Group && k.Intake.Topic != "" {
+			p.add("kafka.work.group", "must differ from kafka.intake.group (%q)", k.Work.Group)
+		}
+		if k.Work.MaxBlock <= 0 {
+			p.add("kafka.work.maxBlock", "must be positive, got %s", k.Work.MaxBlock)
+		}
+		if k.Work.SessionTimeout < time.Second || k.Work.SessionTimeout > 5*time.Minute {
+			p.add("kafka.work.sessionTimeout", "must be between 1s and 5m, got %s", k.Work.SessionTimeout)
+		}
+		if k.Work.HeartbeatInterval <= 0 || k.Work.HeartbeatInterval >= k.Work.SessionTimeout {
+			p.add("kafka.work.heartbeatInterval", "must be positive and shorter than kafka.work.sessionTimeout, got %s", k.Work.HeartbeatInterval)
+		}
+	}
+	if k.StatusTopic == "" && k.Intake.Topic == "" && !k.Work.Enabled {
+		p.add("kafka.statusTopic", "kafka.brokers is set but neither kafka.statusTopic, kafka.intake.topic nor kafka.work is")
 	}
 	if k.Writer.BatchTimeout <= 0 {
 		p.add("kafka.writer.batchTimeout", "must be positive, got %s", k.Writer.BatchTimeout)

@@ -64,6 +64,18 @@ func TestKafkaValidate(t *testing.T) {
 		}, want: []string{"kafka.sasl.mechanism"}},
 		{name: "unknown mechanism", mutate: func(c *Config) { on(c); c.Kafka.SASL.Mechanism = "gssapi" },
 			want: []string{"kafka.sasl.mechanism"}},
+		{name: "work distribution", mutate: func(c *Config) { on(c); c.Kafka.StatusTopic = ""; c.Kafka.Work.Enabled = true }},
+		{name: "work without brokers", mutate: func(c *Config) { c.Kafka.Work.Enabled = true }, want: []string{"kafka.work.enabled"}},
+		{name: "work settings", mutate: func(c *Config) {
+			on(c)
+			c.Kafka.Intake.Topic, c.Kafka.Intake.DeadLetterTopic = "dxhub.intake", "dxhub.intake.dlq"
+			c.Kafka.Work = KafkaWork{Enabled: true, Topic: "dxhub.status", Group: "dxhub-intake", MaxBlock: 0,
+				SessionTimeout: 10 * time.Minute, HeartbeatInterval: 0}
+		}, want: []string{"kafka.work.group", "kafka.work.heartbeatInterval", "kafka.work.maxBlock", "kafka.work.sessionTimeout", "kafka.work.topic"}},
+		{name: "work heartbeat after session", mutate: func(c *Config) {
+			on(c)
+			c.Kafka.Work.Enabled, c.Kafka.Work.SessionTimeout, c.Kafka.Work.HeartbeatInterval = true, 6*time.Second, 6*time.Second
+		}, want: []string{"kafka.work.heartbeatInterval"}},
 		{name: "credentials without mechanism", mutate: func(c *Config) { on(c); c.Kafka.SASL.Username = "u" },
 			want: []string{"kafka.sasl.mechanism"}},
 	}

@@ -60,8 +60,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fachverfahren := fs.Int("fachverfahren", 2, "parallel Fachverfahren mailbox clients")
 	out := fs.String("out", "", "write the results with the machine description as Markdown to this file (e.g. BENCHMARKS.md)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	cluster := fs.String("cluster", "", "measure a cluster curve instead (bench_cluster.go): process counts, e.g. 1,2,3")
+	recipients := fs.Int("recipients", 12, "with --cluster: recipients (tenants) the submissions are spread over")
+	partitions := fs.Int("partitions", 24, "with --cluster: partitions of the work topic")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cluster != "" {
+		return cmdBenchCluster(ctx, *cluster, *hubURL, *scale, *recipients, *partitions, *fachverfahren, *out, *asJSON, args, stdout, stderr)
 	}
 	if *hubURL != "" && *apiKey == "" {
 		return usagef("--hub needs --api-key")
@@ -105,6 +111,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprint(stdout, table)
 	if *out != "" {
 		doc := benchDocument(results, table, append([]string{"dxhub", "bench"}, args...))
+		// Keep the cluster curve of `dxhub bench --cluster` in the file.
+		if old, err := os.ReadFile(*out); err == nil {
+			if i := strings.Index(string(old), clusterHeading+"\n"); i >= 0 {
+				doc = replaceSection(doc, clusterHeading, string(old[i:]))
+			}
+		}
 		if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {
 			return err
 		}
@@ -233,22 +245,32 @@ func startBenchHub(ctx context.Context, stderr io.Writer) (*benchChild, error) {
 	}
 	addr := hubLn.Addr().String()
 	hubLn.Close()
-	h.cmd = exec.Command(exe, "serve", "--config", cfgFile, "--data", filepath.Join(dir, "data"), "--listen", addr)
+	if err := h.spawn(ctx, exe, cfgFile, filepath.Join(dir, "data"), addr, stderr); err != nil {
+		h.stop()
+		return nil, err
+	}
+	return h, nil
+}
+
+// spawn starts `dxhub serve` and waits for its ready line.
+func (h *benchChild) spawn(ctx context.Context, exe, cfgFile, dataDir, addr string, stderr io.Writer, env ...string) error {
+	h.done = make(chan struct{})
+	h.cmd = exec.Command(exe, "serve", "--config", cfgFile, "--data", dataDir, "--listen", addr)
 	h.cmd.Env = append(os.Environ(), "DXHUB_HUB_LOGLEVEL=warn")
 	if os.Getenv("DXHUB_STANDARDS_DIR") == "" {
 		if std, err := standards.Locate(""); err == nil {
 			h.cmd.Env = append(h.cmd.Env, "DXHUB_STANDARDS_DIR="+std)
 		}
 	}
+	h.cmd.Env = append(h.cmd.Env, env...)
 	h.cmd.Stderr = stderr
 	stdout, err := h.cmd.StdoutPipe()
 	if err != nil {
-		h.stop()
-		return nil, err
+		return err
 	}
 	if err := h.cmd.Start(); err != nil {
-		h.stop()
-		return nil, err
+		h.cmd = nil
+		return err
 	}
 	go func() { h.cmd.Wait(); close(h.done) }()
 	ready := make(chan string, 1)
@@ -264,16 +286,13 @@ func startBenchHub(ctx context.Context, stderr io.Writer) (*benchChild, error) {
 	defer timeout.Stop()
 	select {
 	case h.base = <-ready:
-		return h, nil
+		return nil
 	case <-h.done:
-		h.stop()
-		return nil, errors.New("the hub exited before it was ready (its log is above)")
+		return errors.New("the hub exited before it was ready (its log is above)")
 	case <-timeout.C:
-		h.stop()
-		return nil, errors.New("the hub was not ready after 2 minutes")
+		return errors.New("the hub was not ready after 2 minutes")
 	case <-ctx.Done():
-		h.stop()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 

@@ -2,16 +2,19 @@ package main
 
 // The cluster test of issue 8: three `dxhub serve` processes share one
 // PostgreSQL database, one blob directory and one Kafka-protocol broker
-// (kfake over TCP). A load of submissions is posted round-robin to the three
-// while one process is SIGKILLed (and stays down) and another is restarted
-// with SIGTERM; a Fachverfahren polls through whichever process answers. At
-// the end every accepted submission was delivered and processed exactly once,
-// every history is complete, and kcat, an independent Kafka client, finds
-// every submission's status events on the status topic in the store's order.
+// (kfake over TCP), with work distributed over the Kafka work topic
+// (partitioned by recipient, one consumer group). Six recipients each get
+// their submissions from one portal, one after the other (so acceptance
+// order is defined), posted round-robin to the three processes while one
+// process is SIGKILLed (and stays down) and another is restarted with
+// SIGTERM; Fachverfahren poll through whichever process answers. At the end
+// every accepted submission was delivered and processed exactly once, every
+// history is complete, each recipient received its submissions in acceptance
+// order, and kcat, an independent Kafka client, finds every submission's
+// status events on the status topic in the store's order.
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,7 +32,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/dxhub/dxhub/config"
 	"github.com/dxhub/dxhub/connectors/kafka"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/internal/testenv"
@@ -37,7 +39,14 @@ import (
 	"github.com/dxhub/dxhub/xta/xtatest"
 )
 
-const clusterStatusTopic = "dxhub.status"
+const (
+	clusterStatusTopic = "dxhub.status"
+	clusterWorkTopic   = "dxhub.work"
+)
+
+// clusterTenants are the recipients of the cluster test (Nordrhein-Westfalen
+// AGS); each one's Fachverfahren fetches from the built-in XTA mailbox.
+var clusterTenants = []string{"05315000", "05314000", "05111000", "05334002", "05913000", "05113000"}
 
 // clusterNode is one hub process slot: its address stays fixed across
 // restarts, the process behind it changes.
@@ -69,15 +78,17 @@ func TestCluster(t *testing.T) {
 		}
 	})
 	dsn := pg.NewDatabase(t)
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, clusterStatusTopic))
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, clusterStatusTopic), kfake.SeedTopics(12, clusterWorkTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
 	brokers, _ := json.Marshal(broker.ListenAddrs())
 
-	cfgFile := clusterConfig(t, fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\nkafka:\n  brokers: %s\n  statusTopic: %s\n  writer:\n    batchTimeout: 5ms\n",
-		dsn, brokers, clusterStatusTopic))
+	// Work over Kafka; a dead process's partitions move after 6 s.
+	cfgFile := clusterConfig(t, clusterTenants, fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\nkafka:\n  brokers: %s\n  statusTopic: %s\n"+
+		"  writer:\n    batchTimeout: 5ms\n  work:\n    enabled: true\n    topic: %s\n    sessionTimeout: 6s\n    heartbeatInterval: 500ms\n",
+		dsn, brokers, clusterStatusTopic, clusterWorkTopic))
 	// One data directory for all three: the blobs (attachments, XTA payloads)
 	// written by one process are read by the others.
 	data := t.TempDir()
@@ -133,9 +144,11 @@ func TestCluster(t *testing.T) {
 		}()
 	}()
 
-	// Portals: submission i goes to node i%3 first; on any error (refused,
-	// reset, 5xx during shutdown) it is re-posted with the same
-	// Idempotency-Key to the next node.
+	// Portals: one per recipient, posting that recipient's submissions one
+	// after the other (submission i is for recipient i%6), so each
+	// recipient's acceptance order is the order of i. Submission i goes to
+	// node i%3 first; on any error (refused, reset, 5xx during shutdown) it
+	// is re-posted with the same Idempotency-Key to the next node.
 	sample := readSample(t)
 	bodies := make([][]byte, total)
 	ctypes := make([]string, total)
@@ -144,22 +157,18 @@ func TestCluster(t *testing.T) {
 		file := bytes.Repeat([]byte(fmt.Sprintf("%%PDF-1.4 Anlage %06d\n", i)), 50)
 		sum := sha256.Sum256(file)
 		sums[i] = hex.EncodeToString(sum[:])
+		sample["tenant"] = clusterTenants[i%len(clusterTenants)]
 		bodies[i], ctypes[i] = multipartBody(t, sample, fmt.Sprintf("anlage-%06d.pdf", i), file)
 	}
 	ids := make([]string, total)
 	var reposts atomic.Int64
 	var wg sync.WaitGroup
-	var next atomic.Int64
 	client := &http.Client{Timeout: 30 * time.Second}
-	for range 6 {
+	for r := range clusterTenants {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= total || ctx.Err() != nil {
-					return
-				}
+			for i := r; i < total && ctx.Err() == nil; i += len(clusterTenants) {
 				for try := 0; ctx.Err() == nil; try++ {
 					base := nodes[(i+try)%len(nodes)].base
 					id, err := postOnce(ctx, client, base, bodies[i], ctypes[i], fmt.Sprintf("cluster-%06d", i))
@@ -175,32 +184,71 @@ func TestCluster(t *testing.T) {
 		}()
 	}
 
-	// The Fachverfahren: polls through any live node (switching on error),
-	// processes each message ID once, closes it. It stops when every
-	// submission was processed and the mailbox is empty, so that a second
-	// delivery of any submission would be seen.
+	// The Fachverfahren (one per recipient, taking turns): poll through any
+	// live node (switching on error), process each message ID once in the
+	// order the mailbox lists it, close it. They stop when every submission
+	// was processed and every mailbox is empty, so that a second delivery of
+	// any submission would be seen.
 	seen := map[string]int{}
-	processed := map[string]string{} // message ID → attachment SHA-256
+	processed := map[string]string{}  // message ID → attachment SHA-256
+	received := map[string][]string{} // reader → message IDs in the order first received
 	var fvMu sync.Mutex
 	fvDone := make(chan struct{})
 	hc := &http.Client{Timeout: 30 * time.Second}
-	fvs := make([]*xtatest.Client, len(nodes))
-	for i, n := range nodes {
-		fvs[i] = xtatest.New(n.base, "ags:05315000", hc)
-		fvs[i].AttachmentDir = t.TempDir()
+	type fvClient struct {
+		reader string
+		nodes  []*xtatest.Client
+	}
+	var fvs []fvClient
+	for _, ags := range clusterTenants {
+		c := fvClient{reader: "ags:" + ags}
+		for _, n := range nodes {
+			x := xtatest.New(n.base, c.reader, hc)
+			x.AttachmentDir = t.TempDir()
+			c.nodes = append(c.nodes, x)
+		}
+		fvs = append(fvs, c)
 	}
 	go func() {
 		defer close(fvDone)
 		cur := 0
 		for ctx.Err() == nil {
-			fv := fvs[cur]
-			list, err := fv.GetStatusList(ctx, 50)
-			if err != nil {
-				cur = (cur + 1) % len(fvs)
-				wait(ctx, 10*time.Millisecond)
-				continue
+			empty := 0
+			for _, c := range fvs {
+				fv := c.nodes[cur]
+				list, err := fv.GetStatusList(ctx, 50)
+				if err != nil {
+					cur = (cur + 1) % len(nodes)
+					wait(ctx, 10*time.Millisecond)
+					continue
+				}
+				if len(list) == 0 {
+					empty++
+					continue
+				}
+				for _, meta := range list {
+					m, err := fv.GetMessage(ctx, meta.MessageID)
+					if err != nil {
+						cur = (cur + 1) % len(nodes)
+						break
+					}
+					fvMu.Lock()
+					seen[meta.MessageID]++
+					if _, dup := processed[meta.MessageID]; !dup && len(m.Attachments) == 1 {
+						processed[meta.MessageID] = m.Attachments[0].SHA256
+						received[c.reader] = append(received[c.reader], meta.MessageID)
+					}
+					fvMu.Unlock()
+					for _, a := range m.Attachments {
+						os.Remove(a.Path)
+					}
+					if err := fv.Close(ctx, meta.MessageID); err != nil {
+						cur = (cur + 1) % len(nodes) // fetched again later through another node
+						break
+					}
+				}
 			}
-			if len(list) == 0 {
+			if empty == len(fvs) {
 				fvMu.Lock()
 				done := len(processed) >= total
 				fvMu.Unlock()
@@ -208,27 +256,6 @@ func TestCluster(t *testing.T) {
 					return
 				}
 				wait(ctx, 20*time.Millisecond)
-				continue
-			}
-			for _, meta := range list {
-				m, err := fv.GetMessage(ctx, meta.MessageID)
-				if err != nil {
-					cur = (cur + 1) % len(fvs)
-					break
-				}
-				fvMu.Lock()
-				seen[meta.MessageID]++
-				if _, dup := processed[meta.MessageID]; !dup && len(m.Attachments) == 1 {
-					processed[meta.MessageID] = m.Attachments[0].SHA256
-				}
-				fvMu.Unlock()
-				for _, a := range m.Attachments {
-					os.Remove(a.Path)
-				}
-				if err := fv.Close(ctx, meta.MessageID); err != nil {
-					cur = (cur + 1) % len(fvs) // fetched again later through another node
-					break
-				}
 			}
 		}
 	}()
@@ -260,8 +287,8 @@ func TestCluster(t *testing.T) {
 	defer st.Close()
 	want := []routing.Status{routing.StatusReceived, routing.StatusValidated, routing.StatusRouted, routing.StatusDelivered, routing.StatusFetched}
 	storeEvents := map[string][]int64{}
-	type order struct{ received, delivered int64 }
-	var orders []order
+	wantOrder := map[string][]string{}  // reader → message IDs in acceptance order
+	lastDelivered := map[string]int64{} // reader → delivered event ID of its previous submission
 	unique := map[string]bool{}
 	for i, id := range ids {
 		if id == "" {
@@ -290,16 +317,30 @@ func TestCluster(t *testing.T) {
 		if !slices.Equal(hist, want) {
 			t.Fatalf("submission %d (%s): history %v, want %v", i, id, hist, want)
 		}
-		orders = append(orders, order{evs[0].ID, evs[3].ID})
-	}
-	// Per-recipient order is not guaranteed across processes (no partitioned
-	// work distribution): measured and reported, not asserted.
-	slices.SortFunc(orders, func(a, b order) int { return cmp.Compare(a.received, b.received) })
-	inversions := 0
-	for i := 1; i < len(orders); i++ {
-		if orders[i].delivered < orders[i-1].delivered {
-			inversions++
+		// Per-recipient order in the store: each submission's delivery
+		// committed after the previous one's of the same recipient.
+		reader := d.Route.ReaderKey
+		if evs[3].ID <= lastDelivered[reader] {
+			t.Errorf("recipient %s: submission %d (%s) delivered (event %d) before the one accepted before it (event %d)",
+				reader, i, id, evs[3].ID, lastDelivered[reader])
 		}
+		lastDelivered[reader] = evs[3].ID
+		wantOrder[reader] = append(wantOrder[reader], d.TransportID)
+	}
+	// Per-recipient order at the Fachverfahren: the order each one first
+	// received its messages is the order they were accepted.
+	for reader, want := range wantOrder {
+		if got := received[reader]; !slices.Equal(got, want) {
+			first := 0
+			for first < min(len(got), len(want)) && got[first] == want[first] {
+				first++
+			}
+			t.Errorf("recipient %s received %d messages out of acceptance order (first difference at position %d of %d)",
+				reader, len(want), first, len(want))
+		}
+	}
+	if len(wantOrder) != len(clusterTenants) {
+		t.Fatalf("%d recipients, want %d", len(wantOrder), len(clusterTenants))
 	}
 	if len(processed) != total {
 		t.Fatalf("%d processed messages for %d submissions: some submission was delivered twice", len(processed), total)
@@ -356,19 +397,33 @@ func TestCluster(t *testing.T) {
 	if len(onTopic) != total {
 		t.Fatalf("status topic names %d submissions, want %d", len(onTopic), total)
 	}
+	// Every accepted submission went through the work topic (once, unless
+	// the publishing process died between the write and the outbox delete).
+	var workRecords int64
+	for _, p := range broker.PartitionInfos(clusterWorkTopic) {
+		workRecords += p.HighWatermark
+	}
+	if workRecords < int64(total) {
+		t.Fatalf("work topic holds %d records for %d submissions", workRecords, total)
+	}
 	t.Logf("accepted %d (re-posts %d), delivered %d, processed exactly once %d, fetched more than once %d; "+
-		"status topic: %d records read by kcat, %d distinct events, %d duplicates (at-least-once publishing); "+
-		"one recipient: %d of %d consecutive submissions delivered out of intake order (not guaranteed)",
-		accepted.Load(), reposts.Load(), len(unique), len(processed), refetched, records, len(firstSeen), dupEvents,
-		inversions, len(orders)-1)
+		"%d recipients, each received in acceptance order; work topic: %d records; "+
+		"status topic: %d records read by kcat, %d distinct events, %d duplicates (at-least-once publishing)",
+		accepted.Load(), reposts.Load(), len(unique), len(processed), refetched, len(wantOrder), workRecords, records,
+		len(firstSeen), dupEvents)
 }
 
-// clusterConfig writes the embedded default configuration with extra YAML
-// sections appended.
-func clusterConfig(t *testing.T, extra string) string {
+// clusterConfig writes the embedded default configuration with the given
+// tenants (each with its built-in XTA mailbox for universeller-antrag, all
+// allowed to the demo portal) and extra YAML sections appended.
+func clusterConfig(t *testing.T, tenants []string, extra string) string {
 	t.Helper()
+	y, err := multiTenantYAML(tenants)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(t.TempDir(), "dxhub.yaml")
-	if err := os.WriteFile(p, []byte(string(config.DefaultYAML())+"\n"+extra), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(string(y)+"\n"+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -322,7 +322,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 	if h.xta, err = newXTAWiring(cfg, mailbox, h.store, h.xtaOut, notifying{back, h.wakeNotify}, h.blobs, stdDir, log, clock, h.metrics); err != nil {
 		return nil, err
 	}
-	if h.kafka, err = newKafkaWiring(cfg, h.store, api, clock, log); err != nil {
+	if h.kafka, err = newKafkaWiring(cfg, h.store, api, h.pipeline, clock, log); err != nil {
 		return nil, err
 	}
 	h.traceDispatchers()

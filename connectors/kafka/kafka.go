@@ -1,10 +1,13 @@
 // Package kafka connects dxhub to Kafka (issue #8): it publishes every status
-// event to a status topic (Publisher) and takes submissions from an intake
-// topic (Intake), with invalid records sent to a dead-letter topic.
+// event to a status topic (Publisher), takes submissions from an intake
+// topic (Intake), with invalid records sent to a dead-letter topic, and
+// distributes the pipeline's work between hub processes over a work topic
+// partitioned by recipient (WorkPublisher, WorkConsumer).
 //
 // The Kafka client (github.com/segmentio/kafka-go) stays behind the small
-// Writer and Reader interfaces of this package; Connect builds them from the
-// configuration (brokers, TLS, SASL, writer batch timeout and acks).
+// Writer, Reader and Group interfaces of this package; NewWriter, NewReader
+// and NewGroup build them from the configuration (brokers, TLS, SASL, writer
+// batch timeout and acks).
 package kafka
 
 import (

@@ -40,6 +40,14 @@ type Options struct {
 	Submission map[string]any
 	// ReaderKey is the Fachverfahren's XTA identity ("ags:05315000").
 	ReaderKey string
+	// Recipients, if set, spread the submissions over several recipients:
+	// submission n goes to tenant Recipients[n%len], and each recipient's
+	// reader has its own Fachverfahren clients (ReaderKey is then unused).
+	Recipients []Recipient
+	// BaseURLs, if set, are several hub processes of one cluster: portals
+	// post submission n to BaseURLs[n%len], Fachverfahren client i polls
+	// BaseURLs[i%len]; status polls use BaseURL.
+	BaseURLs []string
 	// Count submissions are posted by Concurrency portal clients, closed loop
 	// (each posts its next as soon as the last one was accepted) unless Rate
 	// paces them (submissions per second over all clients).
@@ -60,6 +68,9 @@ type Options struct {
 	Events *Tracker
 	// Probe samples the hub's CPU time and memory (nil: not measured).
 	Probe Probe
+	// DBProbe samples the database server (PostgreSQL: the postmaster and
+	// its backends; nil: not measured).
+	DBProbe Probe
 	// AttachmentDir is where the Fachverfahren spool fetched attachments
 	// (deleted after each message).
 	AttachmentDir string
@@ -70,6 +81,28 @@ type Options struct {
 // Probe samples the measured process.
 type Probe interface {
 	Sample() (cpu time.Duration, peakRSS int64, err error)
+}
+
+// Recipient is one tenant (AGS, as submitted) and its reader's XTA identity.
+type Recipient struct{ Tenant, ReaderKey string }
+
+// Probes are several processes measured as one: CPU summed, peak RSS the
+// largest of them.
+type Probes []Probe
+
+// Sample samples every probe.
+func (ps Probes) Sample() (time.Duration, int64, error) {
+	var cpu time.Duration
+	var rss int64
+	for _, p := range ps {
+		c, r, err := p.Sample()
+		if err != nil {
+			return 0, 0, err
+		}
+		cpu += c
+		rss = max(rss, r)
+	}
+	return cpu, rss, nil
 }
 
 // Result is the outcome of one run.
@@ -88,6 +121,9 @@ type Result struct {
 	CPUPerSub    time.Duration
 	PeakRSS      int64
 	IntakeErrors int
+	// DBCPU is the database server's CPU time during the run (DBProbe).
+	DBCPU       time.Duration
+	DBCPUPerSub time.Duration
 }
 
 // Percentiles of a latency sample.
@@ -138,25 +174,40 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var cpu0 time.Duration
+	var cpu0, db0 time.Duration
 	if o.Probe != nil {
 		if cpu0, _, err = o.Probe.Sample(); err != nil {
 			return Result{}, fmt.Errorf("loadgen: probe: %w", err)
 		}
 	}
+	if o.DBProbe != nil {
+		if db0, _, err = o.DBProbe.Sample(); err != nil {
+			return Result{}, fmt.Errorf("loadgen: database probe: %w", err)
+		}
+	}
 
-	// The Fachverfahren work until the run ends.
-	fvErr := make(chan error, o.Fachverfahren)
+	// The Fachverfahren work until the run ends: o.Fachverfahren clients
+	// per reader.
+	readers := []string{o.ReaderKey}
+	if len(o.Recipients) > 0 {
+		readers = readers[:0]
+		for _, r := range o.Recipients {
+			readers = append(readers, r.ReaderKey)
+		}
+	}
+	fvErr := make(chan error, o.Fachverfahren*len(readers))
 	var fvWG sync.WaitGroup
-	for i := range o.Fachverfahren {
-		fvWG.Add(1)
-		go func() {
-			defer fvWG.Done()
-			if err := o.fachverfahren(ctx, i); err != nil && ctx.Err() == nil {
-				fvErr <- err
-				cancel()
-			}
-		}()
+	for r, reader := range readers {
+		for i := range o.Fachverfahren {
+			fvWG.Add(1)
+			go func() {
+				defer fvWG.Done()
+				if err := o.fachverfahren(ctx, o.hub(r*o.Fachverfahren+i), reader, i); err != nil && ctx.Err() == nil {
+					fvErr <- err
+					cancel()
+				}
+			}()
+		}
 	}
 
 	// The portals.
@@ -248,7 +299,23 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.HubCPU, res.PeakRSS = cpu1-cpu0, rss
 		res.CPUPerSub = res.HubCPU / time.Duration(res.Completed)
 	}
+	if o.DBProbe != nil {
+		db1, _, err := o.DBProbe.Sample()
+		if err != nil {
+			return res, fmt.Errorf("loadgen: database probe: %w", err)
+		}
+		res.DBCPU = db1 - db0
+		res.DBCPUPerSub = res.DBCPU / time.Duration(res.Completed)
+	}
 	return res, nil
+}
+
+// hub returns the base URL of the hub that client or submission n uses.
+func (o Options) hub(n int) string {
+	if len(o.BaseURLs) == 0 {
+		return o.BaseURL
+	}
+	return o.BaseURLs[n%len(o.BaseURLs)]
 }
 
 // formJSON is the submission document with the form padded to PadJSON.
@@ -280,6 +347,9 @@ func (o Options) post(ctx context.Context, sub map[string]any, n int) (string, e
 		doc[k] = v
 	}
 	doc["reference"] = fmt.Sprintf("bench-%d-%08d", time.Now().UnixNano(), n)
+	if len(o.Recipients) > 0 {
+		doc["tenant"] = o.Recipients[n%len(o.Recipients)].Tenant
+	}
 	js, err := json.Marshal(doc)
 	if err != nil {
 		return "", err
@@ -293,7 +363,7 @@ func (o Options) post(ctx context.Context, sub map[string]any, n int) (string, e
 		go func() { pw.CloseWithError(writeMultipart(mw, js, n, o.Attachment)) }()
 		body = pr
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.BaseURL+"/v1/submissions", body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.hub(n)+"/v1/submissions", body)
 	if err != nil {
 		return "", err
 	}
@@ -352,10 +422,11 @@ func writeMultipart(mw *multipart.Writer, js []byte, n int, size int64) error {
 	return mw.Close()
 }
 
-// fachverfahren is mailbox client i of o.Fachverfahren: it handles the
-// messages whose ID hashes to i, so parallel clients never fetch the same one.
-func (o Options) fachverfahren(ctx context.Context, i int) error {
-	fv := xtatest.New(o.BaseURL, o.ReaderKey, o.HTTPClient)
+// fachverfahren is mailbox client i of o.Fachverfahren of reader, polling
+// the hub at base: it handles the messages whose ID hashes to i, so parallel
+// clients never fetch the same one.
+func (o Options) fachverfahren(ctx context.Context, base, reader string, i int) error {
+	fv := xtatest.New(base, reader, o.HTTPClient)
 	fv.AttachmentDir = o.AttachmentDir
 	// An idle client backs off (20 ms doubling to 500 ms), like a real
 	// Fachverfahren that polls on a schedule; found work resets it. (Tighter
@@ -377,7 +448,7 @@ func (o Options) fachverfahren(ctx context.Context, i int) error {
 				continue
 			}
 			mine++
-			if err := o.handle(ctx, fv, meta); err != nil {
+			if err := o.handle(ctx, fv, reader, meta); err != nil {
 				return err
 			}
 		}
@@ -396,7 +467,7 @@ func (o Options) fachverfahren(ctx context.Context, i int) error {
 }
 
 // handle fetches, closes and answers one message with a 1120.
-func (o Options) handle(ctx context.Context, fv *xtatest.Client, meta xta.MessageMeta) error {
+func (o Options) handle(ctx context.Context, fv *xtatest.Client, reader string, meta xta.MessageMeta) error {
 	m, err := fv.GetMessage(ctx, meta.MessageID)
 	if err != nil {
 		return fmt.Errorf("getMessage %s: %w", meta.MessageID, err)
@@ -415,7 +486,7 @@ func (o Options) handle(ctx context.Context, fv *xtatest.Client, meta xta.Messag
 	if err != nil {
 		return fmt.Errorf("build 1120: %w", err)
 	}
-	rm := xta.MessageMeta{MessageID: "urn:de:xta:messageid:bench:" + doc.UUID, AuthorKey: o.ReaderKey, AuthorType: "xoev",
+	rm := xta.MessageMeta{MessageID: "urn:de:xta:messageid:bench:" + doc.UUID, AuthorKey: reader, AuthorType: "xoev",
 		ReaderKey: meta.AuthorKey, ReaderType: "xoev", Service: meta.Service, BusinessScenario: meta.BusinessScenario,
 		MessageType:   xta.Code{Code: doc.RootElement, ListURI: "urn:de:payloadSchema:elementName", ListVersionID: "1.0"},
 		PayloadSchema: doc.Namespace}

@@ -130,3 +130,52 @@ func (p ProcProbe) Sample() (time.Duration, int64, error) {
 	}
 	return cpu, hwm, nil
 }
+
+// TreeProbe samples a process and its children (a PostgreSQL postmaster and
+// its backends): CPU time of the process, of its live children and of its
+// reaped children (cutime, cstime); peak RSS of the process itself.
+type TreeProbe struct{ PID int }
+
+// Sample reads the CPU time of the process tree.
+func (p TreeProbe) Sample() (time.Duration, int64, error) {
+	self, err := procStat(p.PID)
+	if err != nil {
+		return 0, 0, err
+	}
+	ticks := self.utime + self.stime + self.cutime + self.cstime
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == p.PID {
+			continue
+		}
+		st, err := procStat(pid)
+		if err != nil || st.ppid != int64(p.PID) {
+			continue // gone meanwhile, or not a child
+		}
+		ticks += st.utime + st.stime
+	}
+	_, rss, err := ProcProbe{PID: p.PID}.Sample()
+	return time.Duration(ticks) * (time.Second / 100), rss, err
+}
+
+type stat struct{ ppid, utime, stime, cutime, cstime int64 }
+
+func procStat(pid int) (stat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return stat{}, err
+	}
+	s := string(b)
+	// Fields after the parenthesised command name: state (3), ppid (4), …,
+	// utime (14), stime (15), cutime (16), cstime (17).
+	rest := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(rest) < 15 {
+		return stat{}, io.ErrUnexpectedEOF
+	}
+	n := func(i int) int64 { v, _ := strconv.ParseInt(rest[i], 10, 64); return v }
+	return stat{ppid: n(1), utime: n(11), stime: n(12), cutime: n(13), cstime: n(14)}, nil
+}

@@ -40,6 +40,7 @@ type Store struct {
 	w       *writer // SQLite's group commit of all write transactions; nil while migrating and on PostgreSQL
 
 	iterPurgedAt atomic.Int64 // µs of the last xta_iterations housekeeping
+	workTopic    atomic.Bool  // intake hands jobs to the Kafka work topic (kafkawork.go)
 }
 
 // sqliteIdleConns is how many SQLite connections stay open between uses.

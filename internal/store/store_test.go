@@ -68,7 +68,9 @@ func TestMigrateConcurrently(t *testing.T) {
 			}
 		}
 		var rows int
-		files, _ := fs.Glob(migrations, "migrations/*.sql") // numbers may have gaps while branches are merged
+		// One row per migration file (numbers are assigned per branch, so
+		// there may be gaps).
+		files, _ := fs.Glob(migrations, "migrations/*.sql")
 		if err := stores[0].db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&rows); err != nil || rows != len(files) {
 			t.Fatalf("schema_migrations rows = %d, %v; want %d", rows, err, len(files))
 		}

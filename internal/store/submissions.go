@@ -100,6 +100,9 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 		}); err != nil {
 			return err
 		}
+		if s.workTopic.Load() {
+			return s.insertWorkJob(ctx, tx, sub.ID, sub.ReceivedAt)
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (submission_id, next_at, created_at) VALUES (?, ?, ?)`,
 			sub.ID, micros(sub.ReceivedAt), micros(sub.ReceivedAt))
 		return err
