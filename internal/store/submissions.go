@@ -167,6 +167,66 @@ func (s *Store) attachments(ctx context.Context, id string) ([]routing.Attachmen
 	return out, rows.Err()
 }
 
+// attachmentsOf returns the attachment metadata of several submissions with
+// one query per chunk of IDs instead of one per submission (a mailbox page
+// lists many), keyed by submission ID, each in seq order.
+func (s *Store) attachmentsOf(ctx context.Context, ids []string) (map[string][]routing.Attachment, error) {
+	const chunk = 500
+	out := make(map[string][]routing.Attachment, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		part := ids[:n]
+		ids = ids[n:]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT submission_id, id, filename, content_type, size, sha256, blob_key
+			FROM attachments WHERE submission_id IN (`+strings.Repeat("?,", n-1)+`?) ORDER BY submission_id, seq`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: attachments: %w", err)
+		}
+		for rows.Next() {
+			var sub string
+			var a routing.Attachment
+			if err := rows.Scan(&sub, &a.ID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.BlobKey); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: attachments: %w", err)
+			}
+			out[sub] = append(out[sub], a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: attachments: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// fillAttachments sets the attachments of every mailbox item with one query.
+func (s *Store) fillAttachments(ctx context.Context, items []MailboxItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(items))
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		if !seen[it.SubmissionID] {
+			seen[it.SubmissionID] = true
+			ids = append(ids, it.SubmissionID)
+		}
+	}
+	byID, err := s.attachmentsOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		items[i].Attachments = byID[items[i].SubmissionID]
+	}
+	return nil
+}
+
 // BlobReferenced reports whether any committed attachment uses the blob.
 func (s *Store) BlobReferenced(ctx context.Context, key string) (bool, error) {
 	var n int
