@@ -193,21 +193,29 @@ func (p *Pipeline) RunOnce(ctx context.Context) (int, error) {
 }
 
 func (p *Pipeline) runBatch(ctx context.Context, owner string, limit int) (int, error) {
-	ids, err := p.cfg.Store.ClaimJobs(ctx, owner, p.cfg.Clock.Now(), p.cfg.Lease, limit)
+	claimed := p.cfg.Clock.Now()
+	ids, err := p.cfg.Store.ClaimJobs(ctx, owner, claimed, p.cfg.Lease, limit)
 	if err != nil {
 		return 0, err
 	}
+	// The claim leased every job until claimed+Lease. While more than half
+	// of that is left, the lease is certainly still ours and renewing it
+	// would only cost a write transaction per job (most batches are worked
+	// within milliseconds of the claim).
+	fresh := claimed.Add(p.cfg.Lease / 2)
 	for _, id := range ids {
 		// A batch is claimed at once but worked in turn: renew each job's lease
-		// as its turn comes, and skip it if the lease ran out meanwhile and
-		// another worker holds it now.
-		held, err := p.cfg.Store.RenewLease(ctx, id, owner, p.cfg.Clock.Now().Add(p.cfg.Lease))
-		if err != nil {
-			return len(ids), err
-		}
-		if !held {
-			p.log.Debug("pipeline: lease lost before processing; another worker has the job", "submission", id)
-			continue
+		// as its turn comes once half of it is used up, and skip the job if the
+		// lease ran out meanwhile and another worker holds it now.
+		if !p.cfg.Clock.Now().Before(fresh) {
+			held, err := p.cfg.Store.RenewLease(ctx, id, owner, p.cfg.Clock.Now().Add(p.cfg.Lease))
+			if err != nil {
+				return len(ids), err
+			}
+			if !held {
+				p.log.Debug("pipeline: lease lost before processing; another worker has the job", "submission", id)
+				continue
+			}
 		}
 		if err := p.Process(ctx, id, owner); err != nil {
 			if ctx.Err() != nil {
