@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/dxhub/dxhub/routing"
+)
+
+// TestAdvanceUpdateMatchesLifecycle: SQLite's single-statement status
+// update allows exactly the moves routing.Status.Advances allows.
+func TestAdvanceUpdateMatchesLifecycle(t *testing.T) {
+	if len(allStatuses) != 12 {
+		t.Fatalf("allStatuses has %d entries; keep it in step with routing's lifecycle", len(allStatuses))
+	}
+	for _, next := range allStatuses {
+		if !next.Valid() {
+			t.Fatalf("%q is not a routing status", next)
+		}
+		q, args := advanceUpdate(next)
+		allowed := map[string]bool{}
+		for _, a := range args {
+			allowed[a.(string)] = true
+		}
+		for _, cur := range allStatuses {
+			want := next == routing.StatusReceived || cur.Advances(next)
+			got := q != "" && (args == nil || allowed[string(cur)])
+			if got != want {
+				t.Errorf("%s -> %s: update %v, want %v", cur, next, got, want)
+			}
+		}
+	}
+}
+
+// TestInsertEventForwardOnly: a late event is recorded in the history but
+// does not move the current status back, on every backend.
+func TestInsertEventForwardOnly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, openTest func(*testing.T) *Store) {
+		ctx := context.Background()
+		s := openTest(t)
+		if _, _, err := s.CreateSubmission(ctx, newSub("f1")); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []routing.Status{routing.StatusValidated, routing.StatusAcknowledged, routing.StatusFetched, routing.StatusDecided, routing.StatusFailed} {
+			if err := s.AppendEvent(ctx, "f1", routing.StatusEvent{Status: st, Time: t0, Source: routing.SourceHub}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sub, err := s.GetSubmission(ctx, "f1")
+		if err != nil || sub.Status != routing.StatusDecided {
+			t.Fatalf("status = %q, %v; want decided (terminal, later events recorded only)", sub.Status, err)
+		}
+		evs, err := s.Events(ctx, "f1")
+		if err != nil || len(evs) != 6 {
+			t.Fatalf("history = %d events, %v; want 6", len(evs), err)
+		}
+		if err := s.AppendEvent(ctx, "nope", routing.StatusEvent{Status: routing.StatusFetched, Time: t0, Source: routing.SourceHub}); err == nil {
+			t.Fatal("event for an unknown submission accepted")
+		}
+	})
+}
