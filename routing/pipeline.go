@@ -231,8 +231,20 @@ func (p *Pipeline) runBatch(ctx context.Context, owner string, limit int) (int, 
 // Process advances one claimed submission as far as it can go now: each stage
 // commits before the next starts, so a crash resumes at the stage it stopped in.
 func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
-	for {
-		sub, err := p.cfg.Store.GetSubmission(ctx, id)
+	heads, _ := p.cfg.Store.(submissionHeads)
+	for first := true; ; first = false {
+		var sub Submission
+		var err error
+		if heads != nil && !first {
+			// After a stage committed, the next one is past mapping: the
+			// form is not needed (read it only if the status says otherwise).
+			sub, err = heads.GetSubmissionHead(ctx, id)
+			if err == nil && sub.Status == StatusReceived {
+				sub, err = p.cfg.Store.GetSubmission(ctx, id)
+			}
+		} else {
+			sub, err = p.cfg.Store.GetSubmission(ctx, id)
+		}
 		if err != nil {
 			return err
 		}
@@ -261,6 +273,12 @@ func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
 			return err
 		}
 	}
+}
+
+// submissionHeads is a Store that can load a submission without its form
+// (Form nil), for the steps that never read it.
+type submissionHeads interface {
+	GetSubmissionHead(ctx context.Context, id string) (Submission, error)
 }
 
 func (p *Pipeline) event(st Status, detail, evidence string) StatusEvent {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/dxhub/dxhub/routing"
@@ -56,6 +58,35 @@ func TestInsertEventForwardOnly(t *testing.T) {
 		}
 		if err := s.AppendEvent(ctx, "nope", routing.StatusEvent{Status: routing.StatusFetched, Time: t0, Source: routing.SourceHub}); err == nil {
 			t.Fatal("event for an unknown submission accepted")
+		}
+	})
+}
+
+// TestGetSubmissionHead: everything but the form, on every backend.
+func TestGetSubmissionHead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, openTest func(*testing.T) *Store) {
+		ctx := context.Background()
+		s := openTest(t)
+		if _, _, err := s.CreateSubmission(ctx, newSub("h1")); err != nil {
+			t.Fatal(err)
+		}
+		full, err := s.GetSubmission(ctx, "h1")
+		if err != nil || len(full.Form) == 0 {
+			t.Fatalf("full = %+v, %v", full, err)
+		}
+		head, err := s.GetSubmissionHead(ctx, "h1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.Form != nil {
+			t.Fatalf("head has a form: %s", head.Form)
+		}
+		full.Form = nil
+		if !reflect.DeepEqual(head, full) {
+			t.Fatalf("head = %+v\nwant %+v", head, full)
+		}
+		if _, err := s.GetSubmissionHead(ctx, "nope"); !errors.Is(err, routing.ErrNotFound) {
+			t.Fatalf("unknown: %v", err)
 		}
 	})
 }

@@ -122,6 +122,18 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 
 // GetSubmission loads a submission with its attachments.
 func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submission, error) {
+	return s.getSubmission(ctx, id, true)
+}
+
+// GetSubmissionHead loads a submission with its attachments but without its
+// form (Form is nil): the pipeline's stages after mapping and the
+// back-channel never read the form, and reading its pages (10 KB and more)
+// for every status step was a good part of the pipeline's reads.
+func (s *Store) GetSubmissionHead(ctx context.Context, id string) (routing.Submission, error) {
+	return s.getSubmission(ctx, id, false)
+}
+
+func (s *Store) getSubmission(ctx context.Context, id string, withForm bool) (routing.Submission, error) {
 	var (
 		sub               routing.Submission
 		applicant, form   string
@@ -129,9 +141,15 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 		received, updated int64
 		retryBase         int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
+	q := `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
 		coalesce(f.form, s.form), s.status, s.received_at, s.updated_at, s.retry_base_at, s.trace_parent
-		FROM submissions s LEFT JOIN submission_forms f ON f.submission_id = s.id WHERE s.id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
+		FROM submissions s LEFT JOIN submission_forms f ON f.submission_id = s.id WHERE s.id = ?`
+	if !withForm {
+		q = `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
+		'', s.status, s.received_at, s.updated_at, s.retry_base_at, s.trace_parent
+		FROM submissions s WHERE s.id = ?`
+	}
+	err := s.db.QueryRowContext(ctx, q, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
 		&applicant, &form, &status, &received, &updated, &retryBase, &sub.TraceParent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return routing.Submission{}, fmt.Errorf("submission %s: %w", id, routing.ErrNotFound)
@@ -142,7 +160,9 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 	if err := json.Unmarshal([]byte(applicant), &sub.Applicant); err != nil {
 		return routing.Submission{}, fmt.Errorf("store: decode applicant of %s: %w", id, err)
 	}
-	sub.Form = json.RawMessage(form)
+	if withForm {
+		sub.Form = json.RawMessage(form)
+	}
 	sub.Status = routing.Status(status)
 	sub.ReceivedAt, sub.UpdatedAt, sub.RetryBase = fromMicros(received), fromMicros(updated), fromMicros(retryBase)
 	sub.Attachments, err = s.attachments(ctx, id)
