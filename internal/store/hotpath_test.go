@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/dxhub/dxhub/routing"
 )
@@ -87,6 +88,35 @@ func TestGetSubmissionHead(t *testing.T) {
 		}
 		if _, err := s.GetSubmissionHead(ctx, "nope"); !errors.Is(err, routing.ErrNotFound) {
 			t.Fatalf("unknown: %v", err)
+		}
+	})
+}
+
+// TestWebhooksDelivered: a page of marks in one transaction, on every
+// backend; an empty page writes nothing.
+func TestWebhooksDelivered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, openTest func(*testing.T) *Store) {
+		ctx := context.Background()
+		s := openTest(t)
+		for _, id := range []string{"w1", "w2"} {
+			if _, _, err := s.CreateSubmission(ctx, newSub(id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := t0.Add(time.Minute)
+		hooks, err := s.PendingWebhooks(ctx, []string{"p1"}, now, 10)
+		if err != nil || len(hooks) != 2 {
+			t.Fatalf("pending = %+v, %v", hooks, err)
+		}
+		if err := s.WebhooksDelivered(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		marks := []WebhookMark{{EventID: hooks[0].Event.ID, Attempts: 1, At: now}, {EventID: hooks[1].Event.ID, Attempts: 2, At: now}}
+		if err := s.WebhooksDelivered(ctx, marks); err != nil {
+			t.Fatal(err)
+		}
+		if hooks, err := s.PendingWebhooks(ctx, []string{"p1"}, now, 10); err != nil || len(hooks) != 0 {
+			t.Fatalf("still pending: %+v, %v", hooks, err)
 		}
 	})
 }
