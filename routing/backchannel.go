@@ -137,7 +137,12 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 		if err != nil {
 			return InboundRecord{}, err
 		}
-		sub, err := b.Store.GetSubmission(ctx, subID)
+		var sub Submission
+		if heads, ok := b.Store.(submissionHeads); ok {
+			sub, err = heads.GetSubmissionHead(ctx, subID) // the form is not needed here
+		} else {
+			sub, err = b.Store.GetSubmission(ctx, subID)
+		}
 		if err != nil {
 			return InboundRecord{}, err
 		}

@@ -193,21 +193,29 @@ func (p *Pipeline) RunOnce(ctx context.Context) (int, error) {
 }
 
 func (p *Pipeline) runBatch(ctx context.Context, owner string, limit int) (int, error) {
-	ids, err := p.cfg.Store.ClaimJobs(ctx, owner, p.cfg.Clock.Now(), p.cfg.Lease, limit)
+	claimed := p.cfg.Clock.Now()
+	ids, err := p.cfg.Store.ClaimJobs(ctx, owner, claimed, p.cfg.Lease, limit)
 	if err != nil {
 		return 0, err
 	}
+	// The claim leased every job until claimed+Lease. While more than half
+	// of that is left, the lease is certainly still ours and renewing it
+	// would only cost a write transaction per job (most batches are worked
+	// within milliseconds of the claim).
+	fresh := claimed.Add(p.cfg.Lease / 2)
 	for _, id := range ids {
 		// A batch is claimed at once but worked in turn: renew each job's lease
-		// as its turn comes, and skip it if the lease ran out meanwhile and
-		// another worker holds it now.
-		held, err := p.cfg.Store.RenewLease(ctx, id, owner, p.cfg.Clock.Now().Add(p.cfg.Lease))
-		if err != nil {
-			return len(ids), err
-		}
-		if !held {
-			p.log.Debug("pipeline: lease lost before processing; another worker has the job", "submission", id)
-			continue
+		// as its turn comes once half of it is used up, and skip the job if the
+		// lease ran out meanwhile and another worker holds it now.
+		if !p.cfg.Clock.Now().Before(fresh) {
+			held, err := p.cfg.Store.RenewLease(ctx, id, owner, p.cfg.Clock.Now().Add(p.cfg.Lease))
+			if err != nil {
+				return len(ids), err
+			}
+			if !held {
+				p.log.Debug("pipeline: lease lost before processing; another worker has the job", "submission", id)
+				continue
+			}
 		}
 		if err := p.Process(ctx, id, owner); err != nil {
 			if ctx.Err() != nil {
@@ -223,8 +231,20 @@ func (p *Pipeline) runBatch(ctx context.Context, owner string, limit int) (int, 
 // Process advances one claimed submission as far as it can go now: each stage
 // commits before the next starts, so a crash resumes at the stage it stopped in.
 func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
-	for {
-		sub, err := p.cfg.Store.GetSubmission(ctx, id)
+	heads, _ := p.cfg.Store.(submissionHeads)
+	for first := true; ; first = false {
+		var sub Submission
+		var err error
+		if heads != nil && !first {
+			// After a stage committed, the next one is past mapping: the
+			// form is not needed (read it only if the status says otherwise).
+			sub, err = heads.GetSubmissionHead(ctx, id)
+			if err == nil && sub.Status == StatusReceived {
+				sub, err = p.cfg.Store.GetSubmission(ctx, id)
+			}
+		} else {
+			sub, err = p.cfg.Store.GetSubmission(ctx, id)
+		}
 		if err != nil {
 			return err
 		}
@@ -253,6 +273,12 @@ func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
 			return err
 		}
 	}
+}
+
+// submissionHeads is a Store that can load a submission without its form
+// (Form nil), for the steps that never read it.
+type submissionHeads interface {
+	GetSubmissionHead(ctx context.Context, id string) (Submission, error)
 }
 
 func (p *Pipeline) event(st Status, detail, evidence string) StatusEvent {

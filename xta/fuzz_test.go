@@ -94,6 +94,23 @@ func BenchmarkAutorSend(b *testing.B) {
 	}
 }
 
+// BenchmarkAutorSendReceipt measures sendMessage of a 4 KB XÖV reply
+// without attachments (a Fachverfahren's 1120): the common inbound case.
+func BenchmarkAutorSendReceipt(b *testing.B) {
+	mem := xtatest.NewMemoryBackend(readerKey, hubKey)
+	url := startServer(b, mem, nil)
+	c := &xta.Client{Endpoints: xta.EndpointsAt(url), Author: readerKey}
+	doc := append([]byte("<r>"), append(bytes.Repeat([]byte("q"), 4<<10), []byte("</r>")...)...)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		meta := sampleMeta("urn:de:xta:messageid:fv:bench-receipt-"+itoa(i), readerKey, hubKey)
+		if err := c.SendMessage(ctx, meta, []xta.Content{content(doc, "application/xml", "r.xml")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func itoa(i int) string {
 	const digits = "0123456789"
 	if i == 0 {

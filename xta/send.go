@@ -1,6 +1,7 @@
 package xta
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/xml"
@@ -12,8 +13,8 @@ import (
 )
 
 // sendState carries one sendMessage request through parsing: the metadata
-// from the header, then the contents spooled to temporary files while the
-// body is decoded.
+// from the header, then the contents spooled (in memory up to
+// spoolInMemory, else to temporary files) while the body is decoded.
 type sendState struct {
 	s        *Server
 	meta     MessageMeta
@@ -60,33 +61,43 @@ func (st *sendState) body(p *parser, start xml.StartElement) error {
 	return p.streamContainer(start, st.spool)
 }
 
+// spoolInMemory is how much of one content is kept in memory; a larger
+// content goes to a temporary file in SpoolDir. Replies and receipts are a
+// few KB: a file per content (create, write, open, read, remove) was most of
+// sendMessage's system calls.
+const spoolInMemory = 64 << 10
+
 func (st *sendState) spool(index int, h ContentHeader, r io.Reader) error {
-	f, err := os.CreateTemp(st.s.cfg.SpoolDir, "xta-in-*")
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	st.files = append(st.files, f.Name())
-	n, err := io.Copy(f, r)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		return fmt.Errorf("spool: %w", cerr)
-	}
-	if err != nil {
-		var pe *paramError
-		var mbe *http.MaxBytesError
-		if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrMTOM) ||
-			errors.As(err, &pe) || errors.As(err, &mbe) {
-			return err
+	buf := make([]byte, spoolInMemory)
+	k, err := io.ReadFull(r, buf)
+	var n int64
+	var open func() (io.ReadCloser, error)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		data := buf[:k]
+		n = int64(k)
+		open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	case err != nil:
+		return spoolErr(index, h, err)
+	default:
+		f, err := os.CreateTemp(st.s.cfg.SpoolDir, "xta-in-*")
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
 		}
-		var cie base64.CorruptInputError
-		if errors.As(err, &cie) {
-			return paramErr("content %d (%s) is not valid base64: %v", index, h.Filename, err)
+		st.files = append(st.files, f.Name())
+		n, err = io.Copy(f, io.MultiReader(bytes.NewReader(buf), r))
+		if cerr := f.Close(); err == nil && cerr != nil {
+			return fmt.Errorf("spool: %w", cerr)
 		}
-		return fmt.Errorf("spool: %w", err)
+		if err != nil {
+			return spoolErr(index, h, err)
+		}
+		name := f.Name()
+		open = func() (io.ReadCloser, error) { return os.Open(name) }
 	}
 	if h.Size > 0 && h.Size != n {
 		return paramErr("content %d (%s): size attribute says %d bytes, content has %d", index, h.Filename, h.Size, n)
 	}
-	name := f.Name()
 	for len(st.contents) <= index { // MTOM parts may arrive in any order
 		st.contents = append(st.contents, Content{})
 	}
@@ -97,9 +108,25 @@ func (st *sendState) spool(index int, h ContentHeader, r io.Reader) error {
 		Description: h.Description,
 		Encoding:    h.Encoding,
 		Size:        n,
-		Open:        func() (io.ReadCloser, error) { return os.Open(name) },
+		Open:        open,
 	}
 	return nil
+}
+
+// spoolErr classifies an error reading a content: the client's fault
+// (malformed, too large, bad base64) or the server's.
+func spoolErr(index int, h ContentHeader, err error) error {
+	var pe *paramError
+	var mbe *http.MaxBytesError
+	if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrMTOM) ||
+		errors.As(err, &pe) || errors.As(err, &mbe) {
+		return err
+	}
+	var cie base64.CorruptInputError
+	if errors.As(err, &cie) {
+		return paramErr("content %d (%s) is not valid base64: %v", index, h.Filename, err)
+	}
+	return fmt.Errorf("spool: %w", err)
 }
 
 // finish hands the message to the backend and answers only after it returned.

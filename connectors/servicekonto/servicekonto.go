@@ -221,6 +221,9 @@ type LocalSink struct {
 	Clock routing.Clock
 }
 
+// MarksNotified: Notify marks the event notified itself (selfMarking).
+func (l *LocalSink) MarksNotified() bool { return true }
+
 // Notify stores the message and marks the event notified in one transaction.
 func (l *LocalSink) Notify(ctx context.Context, n store.Notification, title, body string) error {
 	now := time.Now()
@@ -307,8 +310,17 @@ func (d *Dispatcher) one(ctx context.Context, n store.Notification) error {
 		// retrying would block every later event, so it is logged and skipped.
 		d.logger().ErrorContext(ctx, "servicekonto: message refused permanently; skipped", "event", n.Event.ID,
 			"submission", n.Submission.ID, "mailbox", n.Submission.Applicant.Mailbox, "err", err)
+	} else if m, ok := d.Sink.(selfMarking); ok && m.MarksNotified() {
+		return nil // the sink's own transaction marked the event already
 	}
 	return d.Store.MarkNotified(ctx, n.Event.ID, now)
+}
+
+// selfMarking is a Sink whose successful Notify marks the event notified in
+// the same transaction as it stores the message (LocalSink): marking it
+// again would cost a second write per event.
+type selfMarking interface {
+	MarksNotified() bool
 }
 
 func (d *Dispatcher) logger() *slog.Logger {

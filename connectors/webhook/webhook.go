@@ -101,7 +101,7 @@ type Target struct {
 // Store is what the dispatcher needs.
 type Store interface {
 	PendingWebhooks(ctx context.Context, portals []string, now time.Time, limit int) ([]store.WebhookEvent, error)
-	WebhookDelivered(ctx context.Context, eventID int64, attempts int, at time.Time) error
+	WebhooksDelivered(ctx context.Context, marks []store.WebhookMark) error
 	WebhookFailed(ctx context.Context, eventID int64, attempts int, next time.Time, reason string) error
 }
 
@@ -139,28 +139,45 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		if err != nil || len(pending) == 0 {
 			return calls, err
 		}
-		progressed := false
+		// The page holds at most one event per submission (its oldest unsent
+		// one), so its 2xx can be recorded together after the page: one
+		// write transaction per page instead of one commit per event. The
+		// next page is read only after they are recorded, so order per
+		// submission holds; a crash in between re-sends them (receivers
+		// de-duplicate by event ID, as after any crash between 2xx and mark).
+		var delivered []store.WebhookMark
+		var sendErr error
 		for _, w := range pending {
 			calls++
-			ok, err := d.send(ctx, w)
+			mark, err := d.send(ctx, w)
 			if err != nil {
-				return calls, err
+				sendErr = err
+				break
 			}
-			progressed = progressed || ok
+			if mark != nil {
+				delivered = append(delivered, *mark)
+			}
 		}
-		if !progressed {
+		if err := d.Store.WebhooksDelivered(ctx, delivered); err != nil {
+			return calls, err
+		}
+		if sendErr != nil {
+			return calls, sendErr
+		}
+		if len(delivered) == 0 {
 			return calls, nil // everything due failed; wait for the backoff
 		}
 	}
 }
 
-// send makes one call and records its outcome; ok reports a 2xx.
-func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (bool, error) {
+// send makes one call; a 2xx yields the mark for the caller to record, a
+// failure is recorded here with the next attempt's time.
+func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (*store.WebhookMark, error) {
 	t := d.Targets[w.PortalID]
 	body, err := json.Marshal(Payload{EventID: w.Event.ID, SubmissionID: w.Event.SubmissionID, Reference: w.Reference,
 		Status: w.Event.Status, Time: w.Event.Time, Source: w.Event.Source, Detail: w.Event.Detail, Evidence: w.Event.Evidence})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	now := d.now()
 	ts := now.Unix()
@@ -172,7 +189,7 @@ func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (bool, erro
 	span.SetAttribute("webhook.attempt", attempts)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return false, fmt.Errorf("webhook: portal %s: %w", w.PortalID, err)
+		return nil, fmt.Errorf("webhook: portal %s: %w", w.PortalID, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderEventID, strconv.FormatInt(w.Event.ID, 10))
@@ -193,7 +210,7 @@ func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (bool, erro
 		resp.Body.Close()
 		span.SetAttribute("http.response.status_code", resp.StatusCode)
 		if resp.StatusCode/100 == 2 {
-			return true, d.Store.WebhookDelivered(ctx, w.Event.ID, attempts, d.now())
+			return &store.WebhookMark{EventID: w.Event.ID, Attempts: attempts, At: d.now()}, nil
 		}
 		reason = "HTTP " + resp.Status
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
@@ -204,7 +221,7 @@ func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (bool, erro
 	span.Fail(reason)
 	d.logger().WarnContext(ctx, "webhook call failed; will retry", "portal", w.PortalID, "event", w.Event.ID, "attempt", attempts,
 		"reason", reason, "next", next)
-	return false, d.Store.WebhookFailed(ctx, w.Event.ID, attempts, next, reason)
+	return nil, d.Store.WebhookFailed(ctx, w.Event.ID, attempts, next, reason)
 }
 
 func (d *Dispatcher) logger() *slog.Logger {

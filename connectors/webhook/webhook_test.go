@@ -181,3 +181,29 @@ func TestVerify(t *testing.T) {
 		t.Fatal("bad timestamp accepted")
 	}
 }
+
+// TestPageMarksDeliveredDespiteFailure: a page's 2xx are recorded together
+// after the page, also when another call of the page failed; the failed
+// event alone stays pending, with its attempt counted.
+func TestPageMarksDeliveredDespiteFailure(t *testing.T) {
+	ctx := context.Background()
+	st, c, rcv, d := setup(t)
+	rcv.fail = 1 // the page's first call (a:received) gets 503
+	if n, err := d.RunOnce(ctx); err != nil || n != 2 {
+		t.Fatalf("calls = %d, %v", n, err)
+	}
+	pending, err := st.PendingWebhooks(ctx, []string{"p1"}, c.Now().Add(time.Hour), 10)
+	if err != nil || len(pending) != 1 || pending[0].Event.SubmissionID != "a" || pending[0].Event.Status != routing.StatusReceived ||
+		pending[0].Attempts != 1 {
+		t.Fatalf("pending = %+v, %v; want only a:received after one attempt", pending, err)
+	}
+	c.Advance(30 * time.Second)
+	d.RunOnce(ctx)
+	var got []string
+	for _, p := range rcv.received {
+		got = append(got, p.SubmissionID+":"+string(p.Status))
+	}
+	if fmt.Sprint(got) != "[b:received a:received a:validated]" {
+		t.Fatalf("received %v", got)
+	}
+}

@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dxhub/dxhub/internal/testenv"
+	"github.com/dxhub/dxhub/routing"
 )
 
 // benchBackends runs a benchmark per backend of DXHUB_TEST_BACKENDS. The
@@ -74,5 +76,30 @@ func BenchmarkClaimRelease(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkGetSubmission: the pipeline's read of a submission with a 10 KB
+// form, with the form (mapping) and without it (every later step).
+func BenchmarkGetSubmission(b *testing.B) {
+	benchBackends(b, func(b *testing.B, s *Store) {
+		ctx := context.Background()
+		ns := newSub("g1")
+		ns.Form = []byte(`{"text":"` + strings.Repeat("x", 10<<10) + `"}`)
+		if _, _, err := s.CreateSubmission(ctx, ns); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range []struct {
+			name string
+			get  func(context.Context, string) (routing.Submission, error)
+		}{{"full", s.GetSubmission}, {"head", s.GetSubmissionHead}} {
+			b.Run(c.name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := c.get(ctx, "g1"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	})
 }

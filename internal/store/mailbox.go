@@ -43,10 +43,15 @@ func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]Ma
 		}
 		return nil, total, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), count(*) OVER ()
-		FROM deliveries d JOIN messages m ON m.uuid = d.message_uuid
-		WHERE `+mailboxWhere+` AND d.fetched_at IS NULL ORDER BY d.delivered_at, d.id LIMIT ?`, reader, limit)
+	// The window and the limit apply to the deliveries alone: joined first,
+	// the window would materialise every unfetched message of the reader,
+	// length(m.xml) reading each XML blob, to return one page of them.
+	rows, err := s.db.QueryContext(ctx, `SELECT p.transport_id, p.submission_id, p.reader_key, p.service_uri, p.delivered_at,
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), p.total
+		FROM (SELECT d.id, d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.message_uuid,
+			count(*) OVER () AS total
+			FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL ORDER BY d.delivered_at, d.id LIMIT ?) p
+		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, p.id`, reader, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: mailbox list: %w", err)
 	}
@@ -67,10 +72,8 @@ func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]Ma
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	for i := range out {
-		if out[i].Attachments, err = s.attachments(ctx, out[i].SubmissionID); err != nil {
-			return nil, 0, err
-		}
+	if err := s.fillAttachments(ctx, out); err != nil {
+		return nil, 0, err
 	}
 	return out, total, nil
 }

@@ -185,7 +185,7 @@ func TestClaimLeaseExpiry(t *testing.T) {
 	})
 }
 
-func deliverToMailbox(t *testing.T, s *Store, id string) routing.Delivery {
+func deliverToMailbox(t testing.TB, s *Store, id string) routing.Delivery {
 	t.Helper()
 	ctx := context.Background()
 	msg := routing.Message{SubmissionID: id, UUID: "uuid-" + id, Standard: "XBau-Kernmodul", Version: "1.3.0", TypeCode: "1200",

@@ -122,6 +122,18 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 
 // GetSubmission loads a submission with its attachments.
 func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submission, error) {
+	return s.getSubmission(ctx, id, true)
+}
+
+// GetSubmissionHead loads a submission with its attachments but without its
+// form (Form is nil): the pipeline's stages after mapping and the
+// back-channel never read the form, and reading its pages (10 KB and more)
+// for every status step was a good part of the pipeline's reads.
+func (s *Store) GetSubmissionHead(ctx context.Context, id string) (routing.Submission, error) {
+	return s.getSubmission(ctx, id, false)
+}
+
+func (s *Store) getSubmission(ctx context.Context, id string, withForm bool) (routing.Submission, error) {
 	var (
 		sub               routing.Submission
 		applicant, form   string
@@ -129,9 +141,15 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 		received, updated int64
 		retryBase         int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
+	q := `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
 		coalesce(f.form, s.form), s.status, s.received_at, s.updated_at, s.retry_base_at, s.trace_parent
-		FROM submissions s LEFT JOIN submission_forms f ON f.submission_id = s.id WHERE s.id = ?`, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
+		FROM submissions s LEFT JOIN submission_forms f ON f.submission_id = s.id WHERE s.id = ?`
+	if !withForm {
+		q = `SELECT s.id, s.portal_id, s.tenant, s.service, s.reference, s.applicant,
+		'', s.status, s.received_at, s.updated_at, s.retry_base_at, s.trace_parent
+		FROM submissions s WHERE s.id = ?`
+	}
+	err := s.db.QueryRowContext(ctx, q, id).Scan(&sub.ID, &sub.PortalID, &sub.Tenant, &sub.Service, &sub.Reference,
 		&applicant, &form, &status, &received, &updated, &retryBase, &sub.TraceParent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return routing.Submission{}, fmt.Errorf("submission %s: %w", id, routing.ErrNotFound)
@@ -142,7 +160,9 @@ func (s *Store) GetSubmission(ctx context.Context, id string) (routing.Submissio
 	if err := json.Unmarshal([]byte(applicant), &sub.Applicant); err != nil {
 		return routing.Submission{}, fmt.Errorf("store: decode applicant of %s: %w", id, err)
 	}
-	sub.Form = json.RawMessage(form)
+	if withForm {
+		sub.Form = json.RawMessage(form)
+	}
 	sub.Status = routing.Status(status)
 	sub.ReceivedAt, sub.UpdatedAt, sub.RetryBase = fromMicros(received), fromMicros(updated), fromMicros(retryBase)
 	sub.Attachments, err = s.attachments(ctx, id)
@@ -165,6 +185,66 @@ func (s *Store) attachments(ctx context.Context, id string) ([]routing.Attachmen
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// attachmentsOf returns the attachment metadata of several submissions with
+// one query per chunk of IDs instead of one per submission (a mailbox page
+// lists many), keyed by submission ID, each in seq order.
+func (s *Store) attachmentsOf(ctx context.Context, ids []string) (map[string][]routing.Attachment, error) {
+	const chunk = 500
+	out := make(map[string][]routing.Attachment, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		part := ids[:n]
+		ids = ids[n:]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT submission_id, id, filename, content_type, size, sha256, blob_key
+			FROM attachments WHERE submission_id IN (`+strings.Repeat("?,", n-1)+`?) ORDER BY submission_id, seq`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: attachments: %w", err)
+		}
+		for rows.Next() {
+			var sub string
+			var a routing.Attachment
+			if err := rows.Scan(&sub, &a.ID, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &a.BlobKey); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: attachments: %w", err)
+			}
+			out[sub] = append(out[sub], a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: attachments: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// fillAttachments sets the attachments of every mailbox item with one query.
+func (s *Store) fillAttachments(ctx context.Context, items []MailboxItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(items))
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		if !seen[it.SubmissionID] {
+			seen[it.SubmissionID] = true
+			ids = append(ids, it.SubmissionID)
+		}
+	}
+	byID, err := s.attachmentsOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		items[i].Attachments = byID[items[i].SubmissionID]
+	}
+	return nil
 }
 
 // BlobReferenced reports whether any committed attachment uses the blob.
@@ -210,6 +290,20 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, submissionID string
 		truncate(ev.Detail, 4000), truncate(ev.Evidence, 4000)); err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}
+	if !s.pg() {
+		// SQLite runs every write alone (one writer), so the forward-only rule
+		// can sit in the UPDATE itself: one statement instead of a read and a
+		// write per event, inside the group-commit writer. The event's foreign
+		// key has already proved the submission exists.
+		q, args := advanceUpdate(ev.Status)
+		if q == "" {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, q, append([]any{string(ev.Status), micros(ev.Time), submissionID}, args...)...); err != nil {
+			return fmt.Errorf("update status: %w", err)
+		}
+		return nil
+	}
 	var cur string
 	if err := tx.QueryRowContext(ctx, `SELECT status FROM submissions WHERE id = ?`+s.forUpdate(), submissionID).Scan(&cur); err != nil {
 		return fmt.Errorf("read status of %s: %w", submissionID, err)
@@ -221,6 +315,35 @@ func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, submissionID string
 		}
 	}
 	return nil
+}
+
+// allStatuses are the statuses a submission can have (routing's lifecycle).
+var allStatuses = []routing.Status{
+	routing.StatusReceived, routing.StatusValidated, routing.StatusRouted, routing.StatusSent,
+	routing.StatusDelivered, routing.StatusFetched, routing.StatusAcknowledged, routing.StatusInProgress,
+	routing.StatusDecided, routing.StatusRejected, routing.StatusFailed, routing.StatusExpired,
+}
+
+// advanceUpdate is the UPDATE that moves a submission to next only from a
+// status that next advances (routing.Status.Advances), with the current
+// statuses it may replace as the arguments after status, time and id; ""
+// if no status advances to next. received is always written (a new
+// submission's first event).
+func advanceUpdate(next routing.Status) (string, []any) {
+	const set = `UPDATE submissions SET status = ?, updated_at = ? WHERE id = ?`
+	if next == routing.StatusReceived {
+		return set, nil
+	}
+	var from []any
+	for _, st := range allStatuses {
+		if st.Advances(next) {
+			from = append(from, string(st))
+		}
+	}
+	if len(from) == 0 {
+		return "", nil
+	}
+	return set + ` AND status IN (?` + strings.Repeat(",?", len(from)-1) + `)`, from
 }
 
 // AppendEvent records an event for a submission (e.g. from the back-channel).

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -61,6 +62,35 @@ func (s *Store) WebhookDelivered(ctx context.Context, eventID int64, attempts in
 		WHERE id = ?`, micros(at), attempts, eventID)
 	if err != nil {
 		return fmt.Errorf("store: webhook delivered: %w", err)
+	}
+	return nil
+}
+
+// WebhookMark is one portal 2xx to record (WebhooksDelivered).
+type WebhookMark struct {
+	EventID  int64
+	Attempts int
+	At       time.Time
+}
+
+// WebhooksDelivered records several portals' 2xx in one write transaction
+// (the dispatcher marks a page of calls at once instead of one commit per
+// event).
+func (s *Store) WebhooksDelivered(ctx context.Context, marks []WebhookMark) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, m := range marks {
+			if _, err := tx.ExecContext(ctx, `UPDATE status_events SET webhook_at = ?, webhook_attempts = ?, webhook_error = ''
+				WHERE id = ?`, micros(m.At), m.Attempts, m.EventID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: webhooks delivered: %w", err)
 	}
 	return nil
 }

@@ -67,10 +67,14 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 	// The total comes from the same statement as the page (a window over
 	// the unlimited result), so deliveries arriving in between cannot make
 	// the remaining count negative.
-	rows, err := s.db.QueryContext(ctx, `SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), count(*) OVER ()
-		FROM deliveries d JOIN messages m ON m.uuid = d.message_uuid
-		WHERE `+cond+` ORDER BY d.delivered_at, lower(d.transport_id) LIMIT ?`, append(args, q.Limit)...)
+	// The window and the limit apply to the deliveries alone (see
+	// MailboxList): joined first, every matching message's XML is read.
+	rows, err := s.db.QueryContext(ctx, `SELECT p.transport_id, p.submission_id, p.reader_key, p.service_uri, p.delivered_at, p.fetched_at,
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), p.total
+		FROM (SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at, d.message_uuid,
+			count(*) OVER () AS total
+			FROM deliveries d WHERE `+cond+` ORDER BY d.delivered_at, lower(d.transport_id) LIMIT ?) p
+		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, lower(p.transport_id)`, append(args, q.Limit)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: mailbox query: %w", err)
 	}
@@ -92,10 +96,8 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	for i := range out {
-		if out[i].Attachments, err = s.attachments(ctx, out[i].SubmissionID); err != nil {
-			return nil, 0, err
-		}
+	if err := s.fillAttachments(ctx, out); err != nil {
+		return nil, 0, err
 	}
 	return out, total - len(out), nil
 }
