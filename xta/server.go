@@ -365,6 +365,12 @@ func (s *Server) classify(err error) *Fault {
 	case errors.Is(err, ErrDuplicateMessage):
 		return NewFault(CodeMessageIDUsed, err.Error())
 	}
+	if errors.Is(err, context.Canceled) {
+		// The client hung up or the hub is shutting down: nobody reads the
+		// fault, and it is no fault of the hub's.
+		s.log.Info("xta: request canceled", "err", err)
+		return NewFault(CodeInternalError, "request canceled")
+	}
 	s.log.Error("xta: internal error", "err", err)
 	return NewFault(CodeInternalError, "internal server error")
 }
