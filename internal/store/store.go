@@ -82,6 +82,9 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	// unlimited (a transaction that reads on a second connection must never
 	// wait for itself).
 	db.SetMaxIdleConns(sqliteIdleConns)
+	// Each connection has its own page cache (cache_size below): a connection
+	// idle for a minute is closed, so the memory of a burst is given back.
+	db.SetConnMaxIdleTime(time.Minute)
 	s := &Store{db: db, dialect: DialectSQLite}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
