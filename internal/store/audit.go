@@ -3,9 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -38,44 +36,28 @@ func auditHash(e AuditEntry) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// AppendAudit adds an entry at the end of the chain.
+// AppendAudit adds an entry at the end of the chain (AppendAudits with one
+// entry: the detail is truncated before it is hashed, so the stored entry
+// verifies).
 func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if s.pg() {
-			// One appender at a time across processes, or two would chain
-			// to the same predecessor.
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7265120)`); err != nil {
-				return fmt.Errorf("store: audit lock: %w", err)
-			}
-		}
-		var lastID sql.NullInt64
-		var lastHash sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&lastID, &lastHash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: audit tail: %w", err)
-		}
-		e.ID, e.PrevHash = lastID.Int64+1, genesisHash
-		if lastHash.Valid {
-			e.PrevHash = lastHash.String
-		}
-		e.At = e.At.UTC().Truncate(time.Microsecond)
-		e.Hash = auditHash(e)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, at, actor, action, submission_id, detail, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, micros(e.At), e.Actor, e.Action, e.SubmissionID, truncate(e.Detail, 2000),
-			e.PrevHash, e.Hash); err != nil {
-			return fmt.Errorf("store: append audit: %w", err)
-		}
-		return nil
-	})
+	return s.AppendAudits(ctx, []AuditEntry{e})
 }
 
 // AuditEntries lists the log, oldest first (limit <= 0: all).
 func (s *Store) AuditEntries(ctx context.Context, limit int) ([]AuditEntry, error) {
-	q := `SELECT id, at, actor, action, submission_id, detail, prev_hash, hash FROM audit_log ORDER BY id`
+	q := `SELECT ` + auditColumns + ` FROM audit_log ORDER BY id`
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q)
+	return s.queryAudit(ctx, q)
+}
+
+// auditColumns are what queryAudit scans, in order.
+const auditColumns = `id, at, actor, action, submission_id, detail, prev_hash, hash`
+
+// queryAudit runs q, which selects auditColumns, and scans its rows.
+func (s *Store) queryAudit(ctx context.Context, q string, args ...any) ([]AuditEntry, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}

@@ -84,7 +84,7 @@ func (s *Store) AuditList(ctx context.Context, q AuditQuery) ([]AuditEntry, erro
 		where = append(where, "submission_id = ?")
 		args = append(args, q.SubmissionID)
 	}
-	sqlq := `SELECT id, at, actor, action, submission_id, detail, prev_hash, hash FROM audit_log`
+	sqlq := `SELECT ` + auditColumns + ` FROM audit_log`
 	if len(where) > 0 {
 		sqlq += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -92,22 +92,8 @@ func (s *Store) AuditList(ctx context.Context, q AuditQuery) ([]AuditEntry, erro
 	if q.Limit > 0 {
 		sqlq += " LIMIT " + strconv.Itoa(q.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, sqlq, args...)
+	out, err := s.queryAudit(ctx, sqlq, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
-	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var e AuditEntry
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.SubmissionID, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
-			return nil, err
-		}
-		e.At = fromMicros(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
