@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/dxhub/dxhub/internal/loop"
 )
 
 // JobState is where a submission's pipeline job stands.
@@ -129,20 +131,9 @@ func NewOrderedWorker(cfg OrderedConfig) (*OrderedWorker, error) {
 		cfg.Logger = cfg.Pipeline.log
 	}
 	if cfg.Wait == nil {
-		cfg.Wait = sleepCtx
+		cfg.Wait = loop.Sleep
 	}
 	return &OrderedWorker{cfg: cfg}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Handle takes the submission's held job under this worker's lease and runs

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dxhub/dxhub/connectors/portal"
+	"github.com/dxhub/dxhub/internal/loop"
 	"github.com/dxhub/dxhub/internal/tracing"
 	"github.com/dxhub/dxhub/routing"
 )
@@ -162,14 +163,7 @@ func (in *Intake) wait(ctx context.Context, d time.Duration) error {
 	if in.Wait != nil {
 		return in.Wait(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return loop.Sleep(ctx, d)
 }
 
 // handle stores or dead-letters one record; an error means neither happened.

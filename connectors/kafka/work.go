@@ -410,14 +410,7 @@ func (c *WorkConsumer) wait(ctx context.Context, d time.Duration) error {
 	if c.Wait != nil {
 		return c.Wait(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return loop.Sleep(ctx, d)
 }
 
 // Process handles one record to a durable outcome and commits its offset.

@@ -25,3 +25,17 @@ func Run(ctx context.Context, interval time.Duration, wake <-chan struct{}, once
 		}
 	}
 }
+
+// Sleep waits for d or until ctx ends, whichever is first, and returns ctx's
+// error in the second case. It is the default of the injectable Wait hooks
+// (tests pass a fake that returns at once).
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
