@@ -120,7 +120,7 @@ func (p *Publisher) RunOnce(ctx context.Context) (int, error) {
 			ids[i] = e.Event.ID
 			if p.Tracer != nil {
 				sctx, span := p.Tracer.StartStage(ctx, routing.StageKafkaStatus,
-					routing.Submission{ID: e.Event.SubmissionID, Tenant: e.Tenant, Service: e.Service})
+					routing.Submission{ID: e.Event.SubmissionID, Tenant: e.Tenant, Service: e.Service, TraceParent: e.TraceParent})
 				span.SetAttribute("status.event", e.Event.ID)
 				span.SetAttribute("status.value", string(e.Event.Status))
 				if tp := tracing.TraceParent(sctx); tp != "" {

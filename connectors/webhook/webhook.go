@@ -182,7 +182,7 @@ func (d *Dispatcher) send(ctx context.Context, w store.WebhookEvent) (*store.Web
 	now := d.now()
 	ts := now.Unix()
 	attempts := w.Attempts + 1
-	ctx, span := routing.StartStage(ctx, d.Tracer, routing.StageWebhook, routing.Submission{ID: w.Event.SubmissionID, PortalID: w.PortalID})
+	ctx, span := routing.StartStage(ctx, d.Tracer, routing.StageWebhook, routing.Submission{ID: w.Event.SubmissionID, PortalID: w.PortalID, TraceParent: w.TraceParent})
 	defer span.End()
 	span.SetAttribute("status.event", w.Event.ID)
 	span.SetAttribute("status.value", string(w.Event.Status))

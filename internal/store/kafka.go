@@ -17,6 +17,8 @@ type KafkaEvent struct {
 	Tenant    string
 	Service   string
 	Reference string
+	// TraceParent is the submission's trace context (tracing).
+	TraceParent string
 }
 
 // PendingKafkaEvents returns up to limit unpublished status events, oldest
@@ -24,7 +26,7 @@ type KafkaEvent struct {
 // publishing in this order keeps every submission's events in order.
 func (s *Store) PendingKafkaEvents(ctx context.Context, limit int) ([]KafkaEvent, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT e.id, e.submission_id, e.status, e.time, e.source, e.detail, e.evidence,
-		s.portal_id, s.tenant, s.service, s.reference
+		s.portal_id, s.tenant, s.service, s.reference, s.trace_parent
 		FROM status_events e JOIN submissions s ON s.id = e.submission_id
 		WHERE e.kafka_at IS NULL
 		ORDER BY e.id LIMIT ?`, limit)
@@ -38,7 +40,7 @@ func (s *Store) PendingKafkaEvents(ctx context.Context, limit int) ([]KafkaEvent
 		var status, source string
 		var t int64
 		if err := rows.Scan(&k.Event.ID, &k.Event.SubmissionID, &status, &t, &source, &k.Event.Detail, &k.Event.Evidence,
-			&k.PortalID, &k.Tenant, &k.Service, &k.Reference); err != nil {
+			&k.PortalID, &k.Tenant, &k.Service, &k.Reference, &k.TraceParent); err != nil {
 			return nil, fmt.Errorf("store: pending kafka events: %w", err)
 		}
 		k.Event.Status, k.Event.Source, k.Event.Time = routing.Status(status), routing.Source(source), fromMicros(t)

@@ -39,7 +39,7 @@ func (s *Store) PendingNotifications(ctx context.Context, statuses []routing.Sta
 	}
 	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, `SELECT e.id, e.submission_id, e.status, e.time, e.source, e.detail, e.evidence,
-		s.portal_id, s.tenant, s.service, s.reference, s.applicant
+		s.portal_id, s.tenant, s.service, s.reference, s.applicant, s.trace_parent
 		FROM status_events e JOIN submissions s ON s.id = e.submission_id
 		WHERE e.notified_at IS NULL AND e.status IN (`+in+`) ORDER BY e.id LIMIT ?`, args...)
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *Store) PendingNotifications(ctx context.Context, statuses []routing.Sta
 			t                    int64
 		)
 		if err := rows.Scan(&n.Event.ID, &n.Event.SubmissionID, &status, &t, &source, &n.Event.Detail, &n.Event.Evidence,
-			&n.Submission.PortalID, &n.Submission.Tenant, &n.Submission.Service, &n.Submission.Reference, &appl); err != nil {
+			&n.Submission.PortalID, &n.Submission.Tenant, &n.Submission.Service, &n.Submission.Reference, &appl, &n.Submission.TraceParent); err != nil {
 			return nil, err
 		}
 		n.Event.Status, n.Event.Source, n.Event.Time = routing.Status(status), routing.Source(source), fromMicros(t)

@@ -37,6 +37,36 @@ func TestTraceSpans(t *testing.T) {
 		if _, err := s.TraceParent(ctx, "nope"); !errors.Is(err, routing.ErrNotFound) {
 			t.Fatalf("TraceParent(unknown) err = %v", err)
 		}
+		// The outbox reads carry it with each event, so dispatchers need no
+		// lookup per event.
+		tpOf := map[string]string{"s1": tp, "s2": ""}
+		hooks, err := s.PendingWebhooks(ctx, []string{"p1"}, t0.Add(time.Hour), 10)
+		if err != nil || len(hooks) != 2 {
+			t.Fatalf("PendingWebhooks = %d, %v", len(hooks), err)
+		}
+		for _, h := range hooks {
+			if h.TraceParent != tpOf[h.Event.SubmissionID] {
+				t.Errorf("webhook event of %s: trace parent %q", h.Event.SubmissionID, h.TraceParent)
+			}
+		}
+		kevs, err := s.PendingKafkaEvents(ctx, 10)
+		if err != nil || len(kevs) != 2 {
+			t.Fatalf("PendingKafkaEvents = %d, %v", len(kevs), err)
+		}
+		for _, k := range kevs {
+			if k.TraceParent != tpOf[k.Event.SubmissionID] {
+				t.Errorf("kafka event of %s: trace parent %q", k.Event.SubmissionID, k.TraceParent)
+			}
+		}
+		notes, err := s.PendingNotifications(ctx, []routing.Status{routing.StatusReceived}, 10)
+		if err != nil || len(notes) != 2 {
+			t.Fatalf("PendingNotifications = %d, %v", len(notes), err)
+		}
+		for _, n := range notes {
+			if n.Submission.TraceParent != tpOf[n.Submission.ID] {
+				t.Errorf("Postfach notification of %s: trace parent %q", n.Submission.ID, n.Submission.TraceParent)
+			}
+		}
 
 		span := func(sub string, i int) Span {
 			start := t0.Add(time.Duration(i) * time.Millisecond)

@@ -16,6 +16,9 @@ type WebhookEvent struct {
 	PortalID  string
 	Reference string
 	Attempts  int
+	// TraceParent is the submission's trace context (tracing), read with
+	// the event so the dispatcher needs no lookup per call.
+	TraceParent string
 }
 
 // PendingWebhooks returns, for the given portals, the oldest undelivered event
@@ -31,7 +34,7 @@ func (s *Store) PendingWebhooks(ctx context.Context, portals []string, now time.
 	}
 	args = append(args, micros(now), limit)
 	rows, err := s.db.QueryContext(ctx, `SELECT e.id, e.submission_id, e.status, e.time, e.source, e.detail, e.evidence,
-		e.webhook_attempts, s.portal_id, s.reference
+		e.webhook_attempts, s.portal_id, s.reference, s.trace_parent
 		FROM status_events e JOIN submissions s ON s.id = e.submission_id
 		WHERE e.webhook_at IS NULL AND s.portal_id IN (?`+strings.Repeat(",?", len(portals)-1)+`)
 		  AND e.id = (SELECT min(e2.id) FROM status_events e2 WHERE e2.submission_id = e.submission_id AND e2.webhook_at IS NULL)
@@ -47,7 +50,7 @@ func (s *Store) PendingWebhooks(ctx context.Context, portals []string, now time.
 		var status, source string
 		var t int64
 		if err := rows.Scan(&w.Event.ID, &w.Event.SubmissionID, &status, &t, &source, &w.Event.Detail, &w.Event.Evidence,
-			&w.Attempts, &w.PortalID, &w.Reference); err != nil {
+			&w.Attempts, &w.PortalID, &w.Reference, &w.TraceParent); err != nil {
 			return nil, err
 		}
 		w.Event.Status, w.Event.Source, w.Event.Time = routing.Status(status), routing.Source(source), fromMicros(t)
