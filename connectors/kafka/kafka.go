@@ -212,7 +212,7 @@ func NewReader(c Config, topic, group string) (Reader, error) {
 	if topic == "" || group == "" {
 		return nil, errors.New("kafka: reader needs a topic and a group")
 	}
-	mech, err := c.mechanism()
+	dialer, err := c.dialer()
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func NewReader(c Config, topic, group string) (Reader, error) {
 		StartOffset:    kafkago.FirstOffset,
 		CommitInterval: 0, // synchronous commits
 		MaxWait:        500 * time.Millisecond,
-		Dialer:         &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: c.TLS, SASLMechanism: mech, ClientID: c.ClientID},
+		Dialer:         dialer,
 	})
 	return reader{r}, nil
 }
@@ -251,3 +251,13 @@ func (r reader) CommitMessages(ctx context.Context, msgs ...Message) error {
 }
 
 func (r reader) Close() error { return r.r.Close() }
+
+// dialer is the connection setup of consumer-group members (readers and
+// the work group): TLS, SASL and client ID from c.
+func (c Config) dialer() (*kafkago.Dialer, error) {
+	mech, err := c.mechanism()
+	if err != nil {
+		return nil, err
+	}
+	return &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: c.TLS, SASLMechanism: mech, ClientID: c.ClientID}, nil
+}

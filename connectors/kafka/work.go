@@ -242,11 +242,10 @@ func NewGroup(c Config, topic, groupID string, o GroupOptions) (Group, error) {
 	if topic == "" || groupID == "" {
 		return nil, errors.New("kafka: group needs a topic and a group")
 	}
-	mech, err := c.mechanism()
+	dialer, err := c.dialer()
 	if err != nil {
 		return nil, err
 	}
-	dialer := &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: c.TLS, SASLMechanism: mech, ClientID: c.ClientID}
 	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID: groupID, Brokers: c.Brokers, Dialer: dialer, Topics: []string{topic},
 		StartOffset: kafkago.FirstOffset, SessionTimeout: o.SessionTimeout, RebalanceTimeout: o.RebalanceTimeout,
