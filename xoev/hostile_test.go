@@ -44,21 +44,19 @@ func TestSecurityInboundBackChannel(t *testing.T) {
 	}
 }
 
-// limits.inbound replaces the defaults (SetInboundLimits at start-up).
+// limits.inbound replaces the defaults (ParseInboundWithin).
 func TestSecurityInboundLimitsConfigured(t *testing.T) {
-	defer SetInboundLimits(InboundLimits{})
-	SetInboundLimits(InboundLimits{MaxBytes: 100, MaxDepth: 3, MaxElements: 4})
+	lim := InboundLimits{MaxBytes: 100, MaxDepth: 3, MaxElements: 4}
 	for doc, want := range map[string]string{
 		"<a><b><c><d/></c></b></a>":              "xoev: inbound: refused XML: element nesting deeper than 3",
 		"<a><b/><b/><b/><b/></a>":                "xoev: inbound: refused XML: more than 4 elements",
 		"<a>" + strings.Repeat("x", 94) + "</a>": "xoev: inbound: refused XML: 101 bytes exceed the limit of 100",
 	} {
-		if _, err := ParseInbound([]byte(doc)); err == nil || err.Error() != want || !errors.Is(err, ErrHostileXML) {
+		if _, err := ParseInboundWithin([]byte(doc), lim); err == nil || err.Error() != want || !errors.Is(err, ErrHostileXML) {
 			t.Errorf("%.20s…: got %v, want %s", doc, err, want)
 		}
 	}
-	SetInboundLimits(InboundLimits{})
 	if _, err := ParseInbound([]byte("<a><b><c><d/></c></b></a>")); err != nil {
-		t.Fatalf("defaults restored: %v", err)
+		t.Fatalf("defaults: %v", err)
 	}
 }

@@ -171,7 +171,13 @@ const (
 // lacking data its type requires is an *InboundError. ParseInbound does not
 // validate against the XSD; use Validator.Validate for that.
 func ParseInbound(data []byte) (Inbound, error) {
-	root, err := parseTree(data)
+	return ParseInboundWithin(data, InboundLimits{})
+}
+
+// ParseInboundWithin is ParseInbound with the configured limits of
+// limits.inbound instead of the defaults.
+func ParseInboundWithin(data []byte, lim InboundLimits) (Inbound, error) {
+	root, err := parseTree(data, lim)
 	if err != nil {
 		return Inbound{}, fmt.Errorf("xoev: inbound: %w", err)
 	}

@@ -154,12 +154,12 @@ func TestParseInboundRefusesBadXML(t *testing.T) {
 
 func TestParseTreeNamespaces(t *testing.T) {
 	for _, s := range []string{`<a xml:lang="de"/>`, `<a xmlns="urn:d"><b/></a>`, `<p:a xmlns:p="urn:p" p:x="1"/>`, `<a xmlns:p="urn:p"><p:b/></a>`} {
-		if _, err := parseTree([]byte(s)); err != nil {
+		if _, err := parseTree([]byte(s), InboundLimits{}); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
 	for _, s := range []string{`<a><p:b xmlns:q="urn:q"/></a>`, `<a p:x="1"/>`, `<a><b xmlns:p="urn:p"/><p:c/></a>`} {
-		if _, err := parseTree([]byte(s)); err == nil {
+		if _, err := parseTree([]byte(s), InboundLimits{}); err == nil {
 			t.Errorf("%s accepted", s)
 		}
 	}
@@ -221,7 +221,7 @@ func TestParseTreeNamespaceFloodBounded(t *testing.T) {
 	data := []byte(b.String())
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if _, err := parseTree(data); err != nil {
+	if _, err := parseTree(data, InboundLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)

@@ -18,7 +18,7 @@ import (
 // The document is parsed with the inbound limits (no DTD, bounded depth and
 // size). Errors name the element path and line.
 func CheckTransportRules(doc []byte) error {
-	root, err := parseTree(doc)
+	root, err := parseTree(doc, InboundLimits{})
 	if err != nil {
 		return fmt.Errorf("xoev: schematron: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 )
 
 // Limits applied to XML received from outside.
@@ -25,18 +24,16 @@ const (
 )
 
 // InboundLimits override MaxInboundSize, MaxDepth and MaxElements for
-// ParseInbound (limits.inbound of the configuration); zero fields keep them.
+// ParseInboundWithin (limits.inbound of the configuration); zero fields keep
+// the defaults.
 type InboundLimits struct {
 	MaxBytes    int64
 	MaxDepth    int
 	MaxElements int
 }
 
-var inboundLimits atomic.Pointer[InboundLimits]
-
-// SetInboundLimits sets the limits of ParseInbound from now on; call it once
-// at start-up.
-func SetInboundLimits(l InboundLimits) {
+// orDefaults fills zero fields with the package's defaults.
+func (l InboundLimits) orDefaults() InboundLimits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = MaxInboundSize
 	}
@@ -46,14 +43,7 @@ func SetInboundLimits(l InboundLimits) {
 	if l.MaxElements <= 0 {
 		l.MaxElements = MaxElements
 	}
-	inboundLimits.Store(&l)
-}
-
-func currentInboundLimits() InboundLimits {
-	if l := inboundLimits.Load(); l != nil {
-		return *l
-	}
-	return InboundLimits{MaxBytes: MaxInboundSize, MaxDepth: MaxDepth, MaxElements: MaxElements}
+	return l
 }
 
 // ErrHostileXML marks inbound XML refused for safety reasons (DTD/entities,
@@ -130,8 +120,8 @@ func (n *node) PathText(locals ...string) string {
 
 // parseTree parses data into a tree, refusing DTDs, depth > MaxDepth, more than
 // one root element, and anything not well-formed.
-func parseTree(data []byte) (*node, error) {
-	lim := currentInboundLimits()
+func parseTree(data []byte, lim InboundLimits) (*node, error) {
+	lim = lim.orDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes exceed the limit of %d", ErrHostileXML, len(data), lim.MaxBytes)
 	}

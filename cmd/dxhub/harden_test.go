@@ -21,7 +21,6 @@ import (
 	"github.com/dxhub/dxhub/internal/antivirus/clamdtest"
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
-	"github.com/dxhub/dxhub/xoev"
 	"github.com/dxhub/dxhub/xta"
 )
 
@@ -224,19 +223,15 @@ func TestHardenedIntakeAntivirusAndRetention(t *testing.T) {
 	}
 }
 
-// limits.inbound and limits.xml reach the parsers (process-wide, set by
-// newHub; restored to the defaults afterwards).
-func TestApplyXMLLimits(t *testing.T) {
+// limits.inbound reaches the back-channel parser the hub is wired with.
+func TestInboundParserLimits(t *testing.T) {
 	cfg := config.Default()
-	defer applyXMLLimits(config.Default())
 	cfg.Limits.Inbound.MaxDepth = 3
-	applyXMLLimits(cfg)
-	if _, err := xoev.ParseInbound([]byte("<a><b><c><d/></c></b></a>")); err == nil ||
+	if _, err := inboundParser(cfg).ParseInbound([]byte("<a><b><c><d/></c></b></a>")); err == nil ||
 		err.Error() != "xoev: inbound: refused XML: element nesting deeper than 3" {
 		t.Fatalf("inbound: %v", err)
 	}
-	applyXMLLimits(config.Default())
-	if _, err := xoev.ParseInbound([]byte("<a><b><c><d/></c></b></a>")); err != nil {
+	if _, err := inboundParser(config.Default()).ParseInbound([]byte("<a><b><c><d/></c></b></a>")); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
 }

@@ -232,7 +232,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		resolver = dvdv.Chain(dir, h.dvdv)
 	}
 	clock := routing.SystemClock{}
-	back := &routing.BackChannel{Store: h.store, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
+	back := &routing.BackChannel{Store: h.store, Parser: inboundParser(h.cfg), Tenants: tenants, Clock: clock, Logger: log}
 	if h.access, err = newAccessWiring(cfg, h.store); err != nil {
 		return nil, err
 	}

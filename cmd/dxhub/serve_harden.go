@@ -10,6 +10,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/dxhub/dxhub/config"
+	"github.com/dxhub/dxhub/connectors/mapping"
 	"github.com/dxhub/dxhub/connectors/portal"
 	"github.com/dxhub/dxhub/internal/antivirus"
 	"github.com/dxhub/dxhub/internal/blob"
@@ -22,14 +23,17 @@ import (
 // optional clamd scan of intake, and the retention purge job.
 
 // applyXMLLimits sets limits.xml for every XML parsed from outside through
-// internal/xmlsec (OSCI, decrypted contents) and limits.inbound for XÖV
-// back-channel messages.
+// internal/xmlsec (OSCI, decrypted contents).
 func applyXMLLimits(cfg *config.Config) {
 	x := cfg.Limits.EffectiveXML()
 	xmlsec.SetLimits(xmlsec.Limits{MaxDepth: x.MaxDepth, MaxElements: x.MaxElements,
 		MaxAttrBytes: x.MaxAttrBytes.Int64(), MaxTextBytes: x.MaxTextBytes.Int64()})
+}
+
+// inboundParser parses XÖV back-channel messages within limits.inbound.
+func inboundParser(cfg *config.Config) mapping.Parser {
 	in := cfg.Limits.Inbound
-	xoev.SetInboundLimits(xoev.InboundLimits{MaxBytes: in.MaxBytes.Int64(), MaxDepth: in.MaxDepth, MaxElements: in.MaxElements})
+	return mapping.Parser{Limits: xoev.InboundLimits{MaxBytes: in.MaxBytes.Int64(), MaxDepth: in.MaxDepth, MaxElements: in.MaxElements}}
 }
 
 // newScanner returns the intake's virus scanner, nil without

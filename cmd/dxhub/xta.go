@@ -11,7 +11,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/dxhub/dxhub/config"
-	"github.com/dxhub/dxhub/connectors/mapping"
 	"github.com/dxhub/dxhub/connectors/xtabox"
 	"github.com/dxhub/dxhub/connectors/xtaclient"
 	"github.com/dxhub/dxhub/internal/blob"
@@ -84,7 +83,7 @@ func cmdXTALeser(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	for _, t := range cfg.Tenants {
 		tenants[t.AGS] = routing.Tenant{AGS: t.AGS, Name: t.Name, DVDVKey: t.DVDVKey}
 	}
-	back := &routing.BackChannel{Store: st, Parser: mapping.Parser{}, Tenants: tenants, Clock: clock, Logger: log}
+	back := &routing.BackChannel{Store: st, Parser: inboundParser(cfg), Tenants: tenants, Clock: clock, Logger: log}
 	inbox := xtaclient.Inbox{Receiver: back, Blobs: blobs, MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes.Int64()}
 	jobs := leserJobs(cfg)
 

@@ -121,13 +121,16 @@ func toXoev(sub routing.Submission) xoev.Submission {
 	return xs
 }
 
-// Parser implements routing.InboundParser with xoev.ParseInbound.
-type Parser struct{}
+// Parser implements routing.InboundParser with xoev.ParseInboundWithin.
+type Parser struct {
+	// Limits are limits.inbound; zero fields keep xoev's defaults.
+	Limits xoev.InboundLimits
+}
 
 // ParseInbound classifies a back-channel message; unknown kinds have no status.
 // The detail names the Aktenzeichen when the message carries one.
-func (Parser) ParseInbound(payload []byte) (routing.InboundReport, error) {
-	in, err := xoev.ParseInbound(payload)
+func (p Parser) ParseInbound(payload []byte) (routing.InboundReport, error) {
+	in, err := xoev.ParseInboundWithin(payload, p.Limits)
 	if err != nil {
 		return routing.InboundReport{}, err
 	}
