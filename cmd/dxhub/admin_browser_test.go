@@ -5,7 +5,6 @@ package main
 // tenants' operators, a dead letter retried from the UI.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/dxhub/dxhub/internal/store"
-	"github.com/dxhub/dxhub/internal/testenv"
 )
 
 // playwrightVersion is the playwright-core release the browser test pins. It
@@ -139,40 +137,9 @@ endpoints:
 // and waits for its ready line.
 func startConfiguredHub(t *testing.T, cfgPath, dataDir, addr string, env ...string) *hubProcess {
 	t.Helper()
-	cmd := exec.Command(binPath, "serve", "--config", cfgPath, "--data", dataDir, "--listen", addr)
-	cmd.Env = append(os.Environ(), "DXHUB_STANDARDS_DIR="+testenv.MustStandardsDir(t), "DXHUB_WORKERS_POLLINTERVAL=50ms")
-	cmd.Env = append(cmd.Env, env...)
-	h := &hubProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = h.logs
-	stdout, err := cmd.StdoutPipe()
+	h, _, err := launchServe(t, []string{"--config", cfgPath, "--data", dataDir, "--listen", addr}, env...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "dxhub ready on ") {
-				ready <- strings.TrimPrefix(line, "dxhub ready on ")
-			}
-		}
-	}()
-	go func() { cmd.Wait(); close(h.done) }()
-	t.Cleanup(func() {
-		h.kill()
-		if t.Failed() {
-			t.Logf("hub logs (last 40 lines):\n%s", tailLines(h.logs.String(), 40))
-		}
-	})
-	select {
-	case h.base = <-ready:
-	case <-h.done:
-		t.Fatalf("hub exited before it was ready:\n%s", h.logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("hub not ready after 60s:\n%s", h.logs.String())
 	}
 	return h
 }

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/dxhub/dxhub/internal/testenv"
 )
 
 // startNode starts `dxhub serve --config FILE` with env overrides, like
@@ -19,45 +13,8 @@ import (
 // calling t.Fatal off the test goroutine.
 func startNode(t *testing.T, cfgFile, dataDir, addr string, env ...string) (*hubProcess, error) {
 	t.Helper()
-	cmd := exec.Command(binPath, "serve", "--config", cfgFile, "--data", dataDir, "--listen", addr)
-	cmd.Env = append(os.Environ(), "DXHUB_STANDARDS_DIR="+testenv.MustStandardsDir(t), "DXHUB_WORKERS_POLLINTERVAL=50ms")
-	cmd.Env = append(cmd.Env, env...)
-	h := &hubProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = h.logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "dxhub ready on ") {
-				ready <- strings.TrimPrefix(line, "dxhub ready on ")
-			}
-		}
-	}()
-	go func() { cmd.Wait(); close(h.done) }()
-	t.Cleanup(func() {
-		h.kill()
-		if t.Failed() {
-			t.Logf("hub %s logs (last 40 lines):\n%s", addr, tailLines(h.logs.String(), 40))
-		}
-	})
-	timeout := time.NewTimer(60 * time.Second)
-	defer timeout.Stop()
-	select {
-	case h.base = <-ready:
-		return h, nil
-	case <-h.done:
-		return nil, fmt.Errorf("hub %s exited before it was ready:\n%s", addr, tailLines(h.logs.String(), 40))
-	case <-timeout.C:
-		h.kill()
-		return nil, fmt.Errorf("hub %s not ready after 60s:\n%s", addr, tailLines(h.logs.String(), 40))
-	}
+	h, _, err := launchServe(t, []string{"--config", cfgFile, "--data", dataDir, "--listen", addr}, env...)
+	return h, err
 }
 
 // terminate asks the process to shut down (SIGTERM) and waits for it; after

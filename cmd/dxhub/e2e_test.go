@@ -88,24 +88,46 @@ func freeAddr(t *testing.T) string {
 // startHub starts the binary and waits for its ready line on stdout.
 func startHub(t *testing.T, dataDir, addr string, env ...string) *hubProcess {
 	t.Helper()
-	cmd := exec.Command(binPath, "serve", "--data", dataDir, "--listen", addr)
+	h, _, err := launchServe(t, []string{"--data", dataDir, "--listen", addr}, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// launchServe runs `dxhub serve args…` (args must include --listen) and
+// waits for its "dxhub ready on URL" line. The other "NAME ready on URL"
+// lines printed before it (the XTA mTLS listener, say) come back by NAME.
+// A failed start is an error rather than t.Fatal, so that a background
+// goroutine (the cluster test's chaos loop) may restart processes; the
+// process is killed at the end of the test, and its log tail is printed if
+// the test failed.
+func launchServe(t *testing.T, args []string, env ...string) (*hubProcess, map[string]string, error) {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), "DXHUB_STANDARDS_DIR="+testenv.MustStandardsDir(t), "DXHUB_WORKERS_POLLINTERVAL=50ms")
 	cmd.Env = append(cmd.Env, env...)
 	h := &hubProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = h.logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	ready := make(chan string, 1)
+	name := strings.Join(args, " ")
+	ready := make(chan map[string]string, 1)
 	go func() {
+		announced := map[string]string{}
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "dxhub ready on ") {
-				ready <- strings.TrimPrefix(line, "dxhub ready on ")
+			if what, url, ok := strings.Cut(sc.Text(), " ready on "); ok && announced != nil {
+				announced[what] = url
+				if what == "dxhub" {
+					ready <- announced
+					announced = nil // handed over; later lines are only drained
+				}
 			}
 		}
 	}()
@@ -113,17 +135,21 @@ func startHub(t *testing.T, dataDir, addr string, env ...string) *hubProcess {
 	t.Cleanup(func() {
 		h.kill()
 		if t.Failed() {
-			t.Logf("hub logs (last 60 lines):\n%s", tailLines(h.logs.String(), 60))
+			t.Logf("hub %s logs (last 60 lines):\n%s", name, tailLines(h.logs.String(), 60))
 		}
 	})
+	timeout := time.NewTimer(60 * time.Second)
+	defer timeout.Stop()
 	select {
-	case h.base = <-ready:
+	case announced := <-ready:
+		h.base = announced["dxhub"]
+		return h, announced, nil
 	case <-h.done:
-		t.Fatalf("hub exited before it was ready:\n%s", h.logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("hub not ready after 60s:\n%s", h.logs.String())
+		return nil, nil, fmt.Errorf("hub %s exited before it was ready:\n%s", name, tailLines(h.logs.String(), 60))
+	case <-timeout.C:
+		h.kill()
+		return nil, nil, fmt.Errorf("hub %s not ready after 60s:\n%s", name, tailLines(h.logs.String(), 60))
 	}
-	return h
 }
 
 // tailLines returns the last n lines of s, so that a failing test's own

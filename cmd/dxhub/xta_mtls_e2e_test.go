@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,14 +8,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dxhub/dxhub/config"
-	"github.com/dxhub/dxhub/internal/testenv"
 	"github.com/dxhub/dxhub/internal/testpki"
 	"github.com/dxhub/dxhub/xoev"
 	"github.com/dxhub/dxhub/xta"
@@ -48,50 +45,11 @@ func configFile(t *testing.T, extra, endpoints string) string {
 // listener).
 func startHubConfig(t *testing.T, cfgFile, dataDir, addr string) (*hubProcess, string) {
 	t.Helper()
-	cmd := exec.Command(binPath, "serve", "--config", cfgFile, "--data", dataDir, "--listen", addr)
-	cmd.Env = append(os.Environ(), "DXHUB_STANDARDS_DIR="+testenv.MustStandardsDir(t), "DXHUB_WORKERS_POLLINTERVAL=50ms")
-	h := &hubProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = h.logs
-	stdout, err := cmd.StdoutPipe()
+	h, announced, err := launchServe(t, []string{"--config", cfgFile, "--data", dataDir, "--listen", addr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready, xtaReady := make(chan string, 1), make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "dxhub ready on "):
-				ready <- strings.TrimPrefix(line, "dxhub ready on ")
-			case strings.HasPrefix(line, "dxhub XTA (mTLS) ready on "):
-				xtaReady <- strings.TrimPrefix(line, "dxhub XTA (mTLS) ready on ")
-			}
-		}
-	}()
-	go func() { cmd.Wait(); close(h.done) }()
-	t.Cleanup(func() {
-		h.kill()
-		if t.Failed() {
-			t.Logf("hub logs (last 60 lines):\n%s", tailLines(h.logs.String(), 60))
-		}
-	})
-	select {
-	case h.base = <-ready:
-	case <-h.done:
-		t.Fatalf("hub exited before it was ready:\n%s", h.logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("hub not ready after 60s:\n%s", h.logs.String())
-	}
-	select {
-	case u := <-xtaReady: // printed before the ready line
-		return h, u
-	default:
-		return h, ""
-	}
+	return h, announced["dxhub XTA (mTLS)"]
 }
 
 // mtlsClient is an HTTP client that trusts ca and presents leaf (nil: no
