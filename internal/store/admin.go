@@ -444,20 +444,7 @@ func (s *Store) AdminDeadLetters(ctx context.Context, tenant string, all bool) (
 	if !all {
 		q += ` AND dl.resolved_at IS NULL`
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY dl.created_at DESC, dl.submission_id`, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("store: admin dead letters: %w", err)
-	}
-	defer rows.Close()
-	var out []DeadLetter
-	for rows.Next() {
-		dl, err := scanDeadLetter(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, dl)
-	}
-	return out, rows.Err()
+	return s.queryDeadLetters(ctx, q+` ORDER BY dl.created_at DESC, dl.submission_id`, tenant)
 }
 
 // AdminRoute is a route a tenant's deliveries used, with how often.

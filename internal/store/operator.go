@@ -50,7 +50,13 @@ func (s *Store) DeadLetters(ctx context.Context, all bool) ([]DeadLetter, error)
 	if !all {
 		q += ` WHERE dl.resolved_at IS NULL`
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY dl.created_at, dl.submission_id`)
+	return s.queryDeadLetters(ctx, q+` ORDER BY dl.created_at, dl.submission_id`)
+}
+
+// queryDeadLetters runs q, a deadLetterSelect with its conditions, and scans
+// the rows.
+func (s *Store) queryDeadLetters(ctx context.Context, q string, args ...any) ([]DeadLetter, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: dead letters: %w", err)
 	}
