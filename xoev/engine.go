@@ -116,7 +116,7 @@ func (e *Engine) Register(service string, p *Profile) error {
 			return fmt.Errorf("xoev: profile %s for service %s: %w: %s version %s", p.name, service, ErrCodeListMissing, r.URI, r.Version)
 		}
 	}
-	if err := e.validator.Compile(p.Schema); err != nil {
+	if err := e.validator.Check(p.Schema); err != nil {
 		return fmt.Errorf("xoev: profile %s for service %s: %w", p.name, service, err)
 	}
 	e.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -131,5 +133,47 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open(Config{}); err == nil {
 		t.Error("empty StandardsDir accepted")
+	}
+}
+
+// TestValidatorCheck: Check reports a schema set that does not compile, and
+// a set that compiles is not kept (it is compiled again on first use), unless
+// it was already in use.
+func TestValidatorCheck(t *testing.T) {
+	v, err := NewValidator(shared.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+
+	brokenDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(brokenDir, "xoev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(brokenDir, "xoev", "broken.xsd"),
+		[]byte(`<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="a" type="nope"/></xs:schema>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := &Validator{dir: brokenDir, entries: map[string]*schemaEntry{}}
+	if err := broken.Check("xoev/broken.xsd"); err == nil || !strings.Contains(err.Error(), "compiling") {
+		t.Errorf("broken schema: got %v, want a compile error", err)
+	}
+	if err := v.Check("../etc/passwd.xsd"); err == nil {
+		t.Error("a path outside the standards directory was accepted")
+	}
+
+	file := SchemaFor(NSKernmodul130, Root1200)
+	if err := v.Check(file); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.entries); n != 0 {
+		t.Errorf("Check kept %d compiled schema sets, want none", n)
+	}
+	doc, _ := mapped1200(t)
+	if err := v.Validate(context.Background(), doc.XML); err != nil {
+		t.Fatalf("first validation after Check: %v", err)
+	}
+	if err := v.Check(file); err != nil || len(v.entries) != 1 {
+		t.Errorf("Check of a set in use: err %v, %d sets cached, want the one kept", err, len(v.entries))
 	}
 }
