@@ -288,16 +288,13 @@ func (p *Pipeline) event(st Status, detail, evidence string) StatusEvent {
 func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (bool, error) {
 	ctx, span := StartStage(ctx, p.cfg.Tracer, StageMapping, sub)
 	defer span.End()
-	tenant, ok := p.cfg.Tenants[sub.Tenant]
-	if !ok {
-		span.Fail("unknown tenant " + sub.Tenant)
+	msg, err := p.mapMessage(ctx, sub)
+	var unknown errUnknownTenant
+	if errors.As(err, &unknown) {
+		span.Fail(err.Error())
 		return true, p.cfg.Store.Terminate(ctx, sub.ID,
-			p.event(StatusRejected, "tenant "+sub.Tenant+" is no longer configured", ""), "unknown tenant "+sub.Tenant)
+			p.event(StatusRejected, "tenant "+sub.Tenant+" is no longer configured", ""), err.Error())
 	}
-	msg, err := p.cfg.Mapper.Map(ctx, MapInput{
-		Submission: sub, ReaderKey: tenant.DVDVKey, ReaderName: tenant.Name,
-		AuthorKey: p.cfg.AuthorKey, AuthorName: p.cfg.AuthorName, Created: sub.ReceivedAt,
-	})
 	if errors.Is(err, ErrPermanent) {
 		p.log.WarnContext(ctx, "submission rejected by mapping", "submission", sub.ID, "err", err)
 		span.Fail("rejected: " + err.Error())
@@ -310,12 +307,7 @@ func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (
 	span.SetAttribute("xoev.root", msg.RootElement)
 	span.SetAttribute("xoev.standard", msg.Standard+" "+msg.Version)
 	span.SetAttribute("xoev.nachrichten_uuid", msg.UUID)
-	msg.SubmissionID = sub.ID
-	if svc, ok := p.cfg.Services[sub.Service]; ok && msg.Service == "" {
-		msg.Service = svc.ServiceURI
-	}
-	if err := p.cfg.Store.SaveMapped(ctx, msg, p.event(StatusValidated,
-		fmt.Sprintf("mapped to %s (%s %s), schema-valid", msg.RootElement, msg.Standard, msg.Version), msg.UUID)); err != nil {
+	if err := p.cfg.Store.SaveMapped(ctx, msg, p.mappedEvent(msg)); err != nil {
 		return true, err
 	}
 	return false, nil

@@ -15,6 +15,10 @@ type NewSubmission struct {
 	// is the SHA-256 of the request body, to tell a replay from a conflicting reuse.
 	IdempotencyKey string
 	BodyHash       string
+	// Premapped, if set, is the submission's message mapped at intake
+	// (Pipeline.Premap): committed with the submission, which then starts
+	// as `validated`.
+	Premapped *Premapped
 }
 
 // ErrIdempotencyConflict: the Idempotency-Key was used before with another body.

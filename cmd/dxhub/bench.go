@@ -36,6 +36,10 @@ type benchScenario struct {
 	Count       int
 	Concurrency int
 	HalfRate    bool // paced at half the full-path throughput of the closed-loop run before it
+	// IntakeOnly runs the hub as an intake-only process (workers.count 0):
+	// it measures durable intake (202 after the group commit) without the
+	// pipeline competing for the cores.
+	IntakeOnly bool
 }
 
 // defaultScenarios are the payload sizes issue 8 asks for: a 10 KB JSON
@@ -43,6 +47,7 @@ type benchScenario struct {
 func defaultScenarios(scale float64) []benchScenario {
 	n := func(v int) int { return max(int(float64(v)*scale), 1) }
 	return []benchScenario{
+		{Name: "10 KB JSON, durable intake only", PadJSON: 10_000, Count: n(8000), Concurrency: 64, IntakeOnly: true},
 		{Name: "10 KB JSON", PadJSON: 10_000, Count: n(4000), Concurrency: 32},
 		{Name: "10 KB JSON at 50 % of max", PadJSON: 10_000, Count: n(2000), Concurrency: 32, HalfRate: true},
 		{Name: "1 MB attachment", Attachment: 1_000_000, Count: n(300), Concurrency: 8},
@@ -94,7 +99,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		if !sc.HalfRate && sc.Attachment == 0 {
+		if !sc.HalfRate && !sc.IntakeOnly && sc.Attachment == 0 {
 			lastMax = res.Throughput
 		}
 		results = append(results, benchResult{Scenario: sc.Name, Result: res})
@@ -136,6 +141,8 @@ func benchSelected(only string, sc benchScenario) bool {
 	}
 	key := "10KB"
 	switch {
+	case sc.IntakeOnly:
+		key = "intake"
 	case sc.HalfRate:
 		key = "half"
 	case sc.Attachment >= 100_000_000:
@@ -178,14 +185,18 @@ func runScenario(ctx context.Context, sc benchScenario, rate float64, hubURL, ap
 	o := loadgen.Options{
 		BaseURL: hubURL, APIKey: apiKey, Submission: sample, ReaderKey: "ags:05315000",
 		Count: sc.Count, Concurrency: sc.Concurrency, Rate: rate, Attachment: sc.Attachment, PadJSON: sc.PadJSON,
-		Fachverfahren: fv, Final: "acknowledged",
+		Fachverfahren: fv, Final: "acknowledged", IntakeOnly: sc.IntakeOnly,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if pid > 0 {
 		o.Probe = loadgen.ProcProbe{PID: pid}
 	}
 	if hubURL == "" {
-		child, err := startBenchHub(ctx, stderr)
+		var env []string
+		if sc.IntakeOnly {
+			env = append(env, "DXHUB_WORKERS_COUNT=0")
+		}
+		child, err := startBenchHub(ctx, stderr, env...)
 		if err != nil {
 			return loadgen.Result{}, err
 		}
@@ -214,7 +225,7 @@ type benchChild struct {
 // point it at the binary they built).
 var benchExecutable = os.Executable
 
-func startBenchHub(ctx context.Context, stderr io.Writer) (*benchChild, error) {
+func startBenchHub(ctx context.Context, stderr io.Writer, env ...string) (*benchChild, error) {
 	exe, err := benchExecutable()
 	if err != nil {
 		return nil, err
@@ -245,7 +256,7 @@ func startBenchHub(ctx context.Context, stderr io.Writer) (*benchChild, error) {
 	}
 	addr := hubLn.Addr().String()
 	hubLn.Close()
-	if err := h.spawn(ctx, exe, cfgFile, filepath.Join(dir, "data"), addr, stderr); err != nil {
+	if err := h.spawn(ctx, exe, cfgFile, filepath.Join(dir, "data"), addr, stderr, env...); err != nil {
 		h.stop()
 		return nil, err
 	}
@@ -359,10 +370,13 @@ func benchTable(rs []benchResult) string {
 			}
 			return strconv.FormatFloat(v, 'f', 0, 64)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s / %s / %s | %s / %s / %s | %s | %s |\n",
-			name, r.Completed, r.Concurrency, rate(r.Throughput), rate(r.IntakeRate),
-			ms(r.Intake.P50), ms(r.Intake.P95), ms(r.Intake.P99),
-			ms(r.EndToEnd.P50), ms(r.EndToEnd.P95), ms(r.EndToEnd.P99), cpu, rss)
+		full, e2e := rate(r.Throughput), ms(r.EndToEnd.P50)+" / "+ms(r.EndToEnd.P95)+" / "+ms(r.EndToEnd.P99)
+		if r.IntakeOnly {
+			full, e2e = "–", "–"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s / %s / %s | %s | %s | %s |\n",
+			name, r.Completed, r.Concurrency, full, rate(r.IntakeRate),
+			ms(r.Intake.P50), ms(r.Intake.P95), ms(r.Intake.P99), e2e, cpu, rss)
 	}
 	return b.String()
 }

@@ -54,7 +54,8 @@ func TestMetrics(t *testing.T) {
 	before := scrape()
 	for _, want := range []string{
 		`dxhub_queue_depth 3`,
-		`dxhub_submissions{service="universeller-antrag",status="received",tenant="05315000"} 3`,
+		// Mapped at intake (the pre-check's message is kept): validated at once.
+		`dxhub_submissions{service="universeller-antrag",status="validated",tenant="05315000"} 3`,
 	} {
 		if !strings.Contains(before, want) {
 			t.Errorf("before delivery: no %q", want)

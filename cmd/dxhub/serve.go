@@ -312,7 +312,7 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		MaxJSONDepth: cfg.Limits.MaxJSONDepth, Logger: log, Ready: h.store.Ping,
 		MaxTotalAttachmentBytes: cfg.Limits.MaxTotalAttachmentBytes.Int64(), Scanner: scanner, ScanRetryAfter: cfg.Antivirus.RetryAfter,
 		OnAccepted: func(string) { h.pipeline.Wake(); h.wakeNotify() },
-		Check:      mapper.Check,
+		Check:      mapper.Precheck(h.pipeline.Premap),
 		Keys:       storeKeys{h.store}, AuditAccess: h.access.portalAudit,
 	})
 	if err != nil {

@@ -72,19 +72,31 @@ func (m Mapper) profile(service string) (*xoev.Profile, bool) {
 	return m.E.Profile(service)
 }
 
-// Check is the intake pre-check (portal.Options.Check): it maps the submission
-// with placeholder header parties and returns the field errors (JSON pointer,
-// expected type or code list). Schema violations of the built message are
-// reported on the pointer "" (they mean the profile or form data cannot
-// produce a valid message). Services without a profile are not checked.
-func (m Mapper) Check(ctx context.Context, sub routing.Submission) ([]portal.FieldError, error) {
-	if _, ok := m.profile(sub.Service); !ok {
-		return nil, nil
+// Precheck is the intake pre-check (portal.Options.Check) for services with
+// a declarative profile: premap maps the submission as the pipeline will
+// (routing.Pipeline.Premap), and its message is committed with the
+// submission. A mapping error becomes field errors (JSON pointer, expected
+// type or code list); schema violations of the built message are reported on
+// the pointer "" (they mean the profile or form data cannot produce a valid
+// message). Services without a profile are not checked (the pipeline maps
+// them).
+func (m Mapper) Precheck(premap func(context.Context, routing.Submission) (*routing.Premapped, error)) func(context.Context, routing.Submission) (*routing.Premapped, []portal.FieldError, error) {
+	return func(ctx context.Context, sub routing.Submission) (*routing.Premapped, []portal.FieldError, error) {
+		if _, ok := m.profile(sub.Service); !ok {
+			return nil, nil, nil
+		}
+		pm, err := premap(ctx, sub)
+		if err == nil {
+			return pm, nil, nil
+		}
+		fes, err := fieldErrors(err)
+		return nil, fes, err
 	}
-	err := m.E.Check(ctx, xoev.MapInput{Submission: toXoev(sub)})
-	if err == nil {
-		return nil, nil
-	}
+}
+
+// fieldErrors turns a mapping error into the portal's field errors, or
+// returns it if it is not the submission's fault.
+func fieldErrors(err error) ([]portal.FieldError, error) {
 	if mes := xoev.AsFieldErrors(err); len(mes) > 0 {
 		out := make([]portal.FieldError, 0, len(mes))
 		for _, me := range mes {

@@ -15,12 +15,16 @@ import (
 func TestCheckHook(t *testing.T) {
 	var seen []routing.Submission
 	e := newEnv(t, func(o *Options) {
-		o.Check = func(_ context.Context, s routing.Submission) ([]FieldError, error) {
+		o.Check = func(_ context.Context, s routing.Submission) (*routing.Premapped, []FieldError, error) {
 			seen = append(seen, s)
 			if s.Reference == "broken-checker" {
-				return nil, errors.New("profile not loaded")
+				return nil, nil, errors.New("profile not loaded")
 			}
-			return []FieldError{
+			if s.Reference == "mapped" {
+				return &routing.Premapped{Message: routing.Message{UUID: "premapped-" + s.ID},
+					Event: routing.StatusEvent{Status: routing.StatusValidated}}, nil, nil
+			}
+			return nil, []FieldError{
 				{Field: "/form/grundstuecke/0/flurstuecke/0/zaehler", Detail: "is required"},
 				{Field: "/form/anlagen/att-1/anlageart", Code: "unknown-code", Detail: `code "42" is not in code list urn:xoev-de:xbau:codeliste:anlagen version 3.0`},
 			}, nil
@@ -47,4 +51,15 @@ func TestCheckHook(t *testing.T) {
 	doc := validDoc()
 	doc["reference"] = "broken-checker"
 	expectAccepted(t, e.postJSON(keyA, mustJSON(t, doc), nil))
+	if ns := e.store.created[len(e.store.created)-1]; ns.Premapped != nil {
+		t.Errorf("a failed check handed a mapped message to the store: %+v", ns.Premapped)
+	}
+
+	// A mapped message goes to the store with the submission.
+	doc["reference"] = "mapped"
+	expectAccepted(t, e.postJSON(keyA, mustJSON(t, doc), nil))
+	ns := e.store.created[len(e.store.created)-1]
+	if ns.Premapped == nil || ns.Premapped.Message.UUID != "premapped-"+ns.ID {
+		t.Errorf("the store got %+v, want the checker's message", ns.Premapped)
+	}
 }

@@ -17,6 +17,7 @@ type fakeStore struct {
 	events  map[string][]routing.StatusEvent
 	idem    map[[2]string]idemRecord // (portal, key)
 	creates int                      // committed creations
+	created []routing.NewSubmission  // what CreateSubmission committed, in order
 	fail    error                    // if set, CreateSubmission fails with it
 }
 
@@ -53,6 +54,7 @@ func (s *fakeStore) CreateSubmission(_ context.Context, ns routing.NewSubmission
 	sub.Status = routing.StatusReceived
 	sub.UpdatedAt = sub.ReceivedAt
 	s.subs[sub.ID] = sub
+	s.created = append(s.created, ns)
 	s.events[sub.ID] = []routing.StatusEvent{{
 		SubmissionID: sub.ID, Status: routing.StatusReceived, Time: sub.ReceivedAt, Source: routing.SourceHub,
 		Detail: "submission accepted from portal " + sub.PortalID, Evidence: sub.Reference,

@@ -126,11 +126,13 @@ type Options struct {
 	// Handler). Set it when several processes share one blob directory.
 	RetainOrphanBlobs bool
 	// Check, if set, pre-checks a decoded submission synchronously before it
-	// is stored (e.g. a dry-run of the XÖV mapping). Field errors reject the
-	// request with 422 problem+json (code invalid-field, field = the first
-	// pointer, errors = all of them). A non-nil error is a checker failure,
-	// not the submission's fault: it is logged and the submission accepted.
-	Check func(ctx context.Context, sub routing.Submission) ([]FieldError, error)
+	// is stored (the XÖV mapping, routing.Pipeline.Premap). Field errors
+	// reject the request with 422 problem+json (code invalid-field, field =
+	// the first pointer, errors = all of them). A mapped message it returns
+	// is committed with the submission (which then starts as validated). A
+	// non-nil error is a checker failure, not the submission's fault: it is
+	// logged and the submission accepted, to be mapped by the pipeline.
+	Check func(ctx context.Context, sub routing.Submission) (*routing.Premapped, []FieldError, error)
 	// Keys, if set, is the managed key store (auth.go).
 	Keys KeyStore
 	// AuditAccess, if set, records every data read (auth.go) before the data
@@ -516,7 +518,7 @@ func (q *intakeRequest) commit(ctx context.Context, in *Intake, atts []routing.A
 		return routing.Submission{}, false, p
 	}
 	if h.opts.Check != nil {
-		fes, err := h.opts.Check(ctx, ns.Submission)
+		pm, fes, err := h.opts.Check(ctx, ns.Submission)
 		switch {
 		case err != nil:
 			h.log.WarnContext(ctx, "portal: submission pre-check failed; accepting without it", "service", ns.Service, "error", err)
@@ -532,6 +534,8 @@ func (q *intakeRequest) commit(ctx context.Context, in *Intake, atts []routing.A
 				p.Errors = append(p.Errors, fe)
 			}
 			return routing.Submission{}, false, p
+		default:
+			ns.Premapped = pm
 		}
 	}
 	sub, created, err := h.store.CreateSubmission(ctx, ns)

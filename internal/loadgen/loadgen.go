@@ -64,6 +64,11 @@ type Options struct {
 	// Final is the status that completes a submission ("acknowledged", what
 	// the hub makes of the 1120).
 	Final string
+	// IntakeOnly measures durable intake alone: no Fachverfahren run and the
+	// run ends when every POST was answered (202 = committed), so Throughput
+	// is the intake rate and there are no end-to-end latencies. Meant for a
+	// hub without pipeline workers (workers.count 0, an intake-only process).
+	IntakeOnly bool
 	// Events tells when a submission reached Final; nil polls the status API.
 	Events *Tracker
 	// Probe samples the hub's CPU time and memory (nil: not measured).
@@ -112,6 +117,7 @@ type Result struct {
 	Completed    int
 	Concurrency  int
 	Rate         float64 // the pacing asked for; 0 = closed loop
+	IntakeOnly   bool    // Options.IntakeOnly: Throughput and EndToEnd are empty
 	Duration     time.Duration
 	Throughput   float64 // completed submissions per second, full path
 	IntakeRate   float64 // accepted submissions per second while posting
@@ -189,7 +195,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// The Fachverfahren work until the run ends: o.Fachverfahren clients
 	// per reader.
 	readers := []string{o.ReaderKey}
-	if len(o.Recipients) > 0 {
+	if o.IntakeOnly {
+		readers = nil
+	}
+	if len(o.Recipients) > 0 && !o.IntakeOnly {
 		readers = readers[:0]
 		for _, r := range o.Recipients {
 			readers = append(readers, r.ReaderKey)
@@ -259,11 +268,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	// Wait for every accepted submission's final status.
 	res := Result{Attachment: o.Attachment, Count: o.Count, Concurrency: o.Concurrency, Rate: o.Rate,
-		IntakeErrors: int(intakeErrs.Load())}
+		IntakeOnly: o.IntakeOnly, IntakeErrors: int(intakeErrs.Load())}
 	var intake, e2e []time.Duration
 	var last time.Time
 	for _, s := range subs {
 		if s.id == "" {
+			continue
+		}
+		if o.IntakeOnly {
+			intake = append(intake, s.accepted.Sub(s.start))
+			last = postedAll
+			res.Completed++
 			continue
 		}
 		done, err := o.waitFinal(ctx, s.id)
@@ -291,6 +306,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.Throughput = float64(res.Completed) / res.Duration.Seconds()
 	res.IntakeRate = float64(res.Completed) / postedAll.Sub(begin).Seconds()
 	res.Intake, res.EndToEnd = percentiles(intake), percentiles(e2e)
+	if o.IntakeOnly {
+		res.Throughput = 0 // nothing went past intake
+	}
 	if o.Probe != nil {
 		cpu1, rss, err := o.Probe.Sample()
 		if err != nil {

@@ -258,3 +258,45 @@ func TestHostileText(t *testing.T) {
 		}
 	})
 }
+
+// TestCreatePremapped: a submission accepted with its message mapped at
+// intake is stored as validated, with the message and both events, in one
+// transaction; a replay of its idempotency key returns it unchanged.
+func TestCreatePremapped(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, openTest func(*testing.T) *Store) {
+		ctx := context.Background()
+		s := openTest(t)
+		ns := newSub("p1")
+		ns.IdempotencyKey, ns.BodyHash = "k1", "h1"
+		at := ns.ReceivedAt.Add(time.Millisecond)
+		ns.Premapped = &routing.Premapped{
+			Message: routing.Message{UUID: "uuid-p1", Standard: "XBau-Kernmodul", Version: "1.3.0", TypeCode: "1200",
+				RootElement: "universellerAntrag.antrag.1200", Namespace: "urn:test", Service: "urn:svc", XML: []byte("<p/>")},
+			Event: routing.StatusEvent{Status: routing.StatusValidated, Time: at, Source: routing.SourceHub, Detail: "mapped", Evidence: "uuid-p1"},
+		}
+		sub, created, err := s.CreateSubmission(ctx, ns)
+		if err != nil || !created || sub.Status != routing.StatusValidated {
+			t.Fatalf("create = %+v %v %v", sub, created, err)
+		}
+		got, err := s.GetSubmission(ctx, "p1")
+		if err != nil || got.Status != routing.StatusValidated {
+			t.Fatalf("stored = %+v %v", got, err)
+		}
+		m, err := s.OutboundMessage(ctx, "p1")
+		if err != nil || m.UUID != "uuid-p1" || m.SubmissionID != "p1" || string(m.XML) != "<p/>" {
+			t.Fatalf("message = %+v %v", m, err)
+		}
+		evs, err := s.Events(ctx, "p1")
+		if err != nil || len(evs) != 2 || evs[0].Status != routing.StatusReceived || evs[1].Status != routing.StatusValidated ||
+			evs[1].Evidence != "uuid-p1" {
+			t.Fatalf("events = %+v %v", evs, err)
+		}
+		again, created, err := s.CreateSubmission(ctx, ns)
+		if err != nil || created || again.ID != "p1" {
+			t.Fatalf("replay = %+v %v %v", again, created, err)
+		}
+		if evs, _ := s.Events(ctx, "p1"); len(evs) != 2 {
+			t.Errorf("the replay added events: %+v", evs)
+		}
+	})
+}

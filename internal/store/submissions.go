@@ -100,6 +100,13 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 		}); err != nil {
 			return err
 		}
+		if pm := ns.Premapped; pm != nil {
+			msg := pm.Message
+			msg.SubmissionID = sub.ID
+			if err := s.saveMapped(ctx, tx, msg, pm.Event); err != nil {
+				return err
+			}
+		}
 		if s.workTopic.Load() {
 			return s.insertWorkJob(ctx, tx, sub.ID, sub.ReceivedAt)
 		}
@@ -116,6 +123,9 @@ func (s *Store) CreateSubmission(ctx context.Context, ns routing.NewSubmission) 
 	if existingID != "" {
 		orig, err := s.GetSubmission(ctx, existingID)
 		return orig, false, err
+	}
+	if ns.Premapped != nil {
+		sub.Status, sub.UpdatedAt = routing.StatusValidated, ns.Premapped.Event.Time
 	}
 	return sub, true, nil
 }

@@ -113,25 +113,29 @@ func (s *Store) FinishJob(ctx context.Context, submissionID string) error {
 // validated, in one transaction. Saving the same message again (a crash between
 // commit and the worker's next step) is a no-op.
 func (s *Store) SaveMapped(ctx context.Context, msg routing.Message, ev routing.StatusEvent) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		atts, err := json.Marshal(msg.Attachments)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO messages
-			(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments,
-			application_reference, created_at)
-			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
-			msg.UUID, msg.SubmissionID, msg.Standard, msg.Version, msg.TypeCode, msg.RootElement, msg.Namespace,
-			msg.Service, msg.XML, string(atts), normalizeReference(msg.ApplicationReference), micros(ev.Time))
-		if err != nil {
-			return fmt.Errorf("store: save message: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return s.insertEvent(ctx, tx, msg.SubmissionID, ev)
-	})
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.saveMapped(ctx, tx, msg, ev) })
+}
+
+// saveMapped stores an outbound message and its event in tx, once: a second
+// save of the same nachrichtenUUID does nothing.
+func (s *Store) saveMapped(ctx context.Context, tx *sql.Tx, msg routing.Message, ev routing.StatusEvent) error {
+	atts, err := json.Marshal(msg.Attachments)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages
+		(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments,
+		application_reference, created_at)
+		VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+		msg.UUID, msg.SubmissionID, msg.Standard, msg.Version, msg.TypeCode, msg.RootElement, msg.Namespace,
+		msg.Service, msg.XML, string(atts), normalizeReference(msg.ApplicationReference), micros(ev.Time))
+	if err != nil {
+		return fmt.Errorf("store: save message: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return s.insertEvent(ctx, tx, msg.SubmissionID, ev)
 }
 
 // OutboundMessage returns the mapped message of a submission; after a replay
