@@ -161,6 +161,35 @@ func checkNoEmpty(e *etree.Element, path string) error {
 	return nil
 }
 
+// checkDVDVParties is the header half of CheckTransportRules on a message
+// being built: a leser or autor of nachrichtenkopf.g2g whose
+// verzeichnisdienst is DVDV has a Behördenkennung as kennung (XBau
+// Schematron sch-xbau-001/002).
+func checkDVDVParties(root *etree.Element) error {
+	kopf := root.SelectElement("nachrichtenkopf.g2g")
+	if kopf == nil {
+		return nil
+	}
+	for _, role := range []string{"leser", "autor"} {
+		p := kopf.SelectElement(role)
+		if p == nil {
+			continue
+		}
+		code := p.FindElement("verzeichnisdienst/code")
+		if code == nil || strings.TrimSpace(code.Text()) != "DVDV" {
+			continue
+		}
+		text := ""
+		if k := p.SelectElement("kennung"); k != nil {
+			text = k.Text()
+		}
+		if !dvdvKey.MatchString(text) {
+			return fmt.Errorf("xoev: /%s/nachrichtenkopf.g2g/%s/kennung: %q is not a DVDV Behördenkennung (^[a-z]{3}:\\d+$, XBau Schematron sch-xbau-001/002)", root.Tag, role, text)
+		}
+	}
+	return nil
+}
+
 // bytes serialises the message (UTF-8, XML declaration, two-space indent).
 func (m *message) bytes() ([]byte, error) {
 	if err := checkNoEmpty(m.root, ""); err != nil {

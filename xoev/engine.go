@@ -149,7 +149,7 @@ func (e *Engine) Services() []string {
 var ErrNoProfile = errors.New("no mapping profile for service")
 
 // Map builds the message of in.Submission.Service and validates it (XSD and
-// the transport Schematron rules). Field errors come back as FieldErrors.
+// the transport Schematron rules, the latter on the tree before serialising). Field errors come back as FieldErrors.
 func (e *Engine) Map(ctx context.Context, in MapInput) (Document, error) {
 	p, ok := e.Profile(in.Submission.Service)
 	if !ok {
@@ -168,9 +168,9 @@ func (e *Engine) MapWith(ctx context.Context, p *Profile, in MapInput) (Document
 		e.cfg.Logger.ErrorContext(ctx, "xoev: mapped message is not schema-valid", "profile", p.name, "submission", in.Submission.ID, "err", err)
 		return Document{}, err
 	}
-	if err := CheckTransportRules(doc.XML); err != nil {
-		return Document{}, &SchemaError{Root: p.MessageType, Schema: "Schematron", Issues: []Issue{{Message: err.Error()}}}
-	}
+	// The transport Schematron rules (CheckTransportRules) were checked on
+	// the tree in build: re-parsing the serialised message for them cost as
+	// much as the XSD validation.
 	return doc, nil
 }
 
@@ -269,6 +269,9 @@ func (e *Engine) build(p *Profile, in MapInput) (Document, error) {
 		return Document{}, r.errs
 	}
 	if err := checkNoEmpty(root, ""); err != nil {
+		return Document{}, &SchemaError{Root: p.MessageType, Schema: "Schematron", Issues: []Issue{{Message: err.Error()}}}
+	}
+	if err := checkDVDVParties(root); err != nil {
 		return Document{}, &SchemaError{Root: p.MessageType, Schema: "Schematron", Issues: []Issue{{Message: err.Error()}}}
 	}
 	doc.Indent(2)
