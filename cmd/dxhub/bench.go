@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,11 +66,23 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fachverfahren := fs.Int("fachverfahren", 2, "parallel Fachverfahren mailbox clients")
 	out := fs.String("out", "", "write the results with the machine description as Markdown to this file (e.g. BENCHMARKS.md)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the bench process itself (load generator, Fachverfahren, webhook receiver) to this file")
 	cluster := fs.String("cluster", "", "measure a cluster curve instead (bench_cluster.go): process counts, e.g. 1,2,3")
 	recipients := fs.Int("recipients", 12, "with --cluster: recipients (tenants) the submissions are spread over")
 	partitions := fs.Int("partitions", 24, "with --cluster: partitions of the work topic")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *cluster != "" {
 		return cmdBenchCluster(ctx, *cluster, *hubURL, *scale, *recipients, *partitions, *fachverfahren, *out, *asJSON, args, stdout, stderr)
