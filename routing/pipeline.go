@@ -482,9 +482,8 @@ func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string,
 	case !deferUntil.IsZero():
 		return true, nil, p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, deferUntil)
 	}
-	d.ID = c.DeliveryID
 	sub.Status = StatusRouted
-	return false, &carried{sub: sub, msg: msg, delivery: &d}, nil
+	return false, &carried{sub: sub, msg: msg, delivery: &c.Delivery}, nil
 }
 
 // transportID derives the message ID used on the wire from the (deterministic)

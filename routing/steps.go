@@ -34,8 +34,14 @@ type Steps struct {
 
 // StepsCommitted is what CommitSteps reports.
 type StepsCommitted struct {
-	Applied    bool
-	DeliveryID int64 // the new delivery's ID, when Steps.Delivery was set
+	Applied bool
+	// Delivery is the new delivery when Steps.Delivery was set: its ID
+	// assigned and its times at the store's precision, as GetDelivery
+	// returns them (a transport that puts a time on the wire sends the same
+	// one on every attempt). Its route keeps what the resolver returned
+	// beyond the stored columns (certificates), so a transport need not
+	// resolve it again for the first attempt.
+	Delivery Delivery
 }
 
 // CommittedDelivery is an optional extension of Transport for a transport

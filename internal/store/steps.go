@@ -63,12 +63,15 @@ func (s *Store) CommitSteps(ctx context.Context, st routing.Steps) (routing.Step
 			if id == 0 {
 				return errStepsDone
 			}
-			out.DeliveryID = id
+			out.Delivery = *st.Delivery
+			out.Delivery.ID, out.Delivery.Attempts = id, 0
+			out.Delivery.NextAttemptAt = fromMicros(micros(st.Delivery.NextAttemptAt))
+			out.Delivery.CreatedAt = fromMicros(micros(st.Delivery.CreatedAt))
 		}
 		if st.Attempt != nil {
 			r := *st.Attempt
 			if st.Delivery != nil {
-				r.Delivery.ID = out.DeliveryID
+				r.Delivery.ID = out.Delivery.ID
 			}
 			if err := s.recordAttempt(ctx, tx, r); err != nil {
 				return err
