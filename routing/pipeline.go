@@ -435,7 +435,7 @@ func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string,
 	}
 	routed := p.event(StatusRouted, detail, d.TransportID)
 	if *steps == nil {
-		if mapped != nil { // not reached: Process commits a mapping alone without a StepCommitter
+		if mapped != nil { // Process hands a mapping in only with a StepCommitter; commit it first all the same
 			if err := p.cfg.Store.SaveMapped(ctx, mapped.msg, mapped.ev); err != nil {
 				return true, nil, err
 			}
@@ -449,6 +449,7 @@ func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string,
 	var (
 		res        AttemptResult
 		deferUntil time.Time
+		deferred   bool
 		attemptErr error
 	)
 	if deliveredByCommit(transport) {
@@ -458,6 +459,7 @@ func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string,
 		end()
 		var made bool
 		res, deferUntil, made, attemptErr = p.attempt(parent, sub, d, msg, transport)
+		deferred = !made
 		if made && attemptErr == nil {
 			st.Attempt = &res
 		}
@@ -479,7 +481,9 @@ func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string,
 		return true, nil, nil
 	case attemptErr != nil:
 		return true, nil, attemptErr
-	case !deferUntil.IsZero():
+	case deferred:
+		// The endpoint's breaker deferred the attempt: the route stands,
+		// the job waits.
 		return true, nil, p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, deferUntil)
 	}
 	sub.Status = StatusRouted

@@ -128,3 +128,58 @@ func TestPipelineStepsCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineStepsBreakerDefers: with a transport that delivers by the
+// commit and its endpoint's breaker open, mapping and routing still commit
+// together, no attempt is made or recorded, and the job waits for the
+// breaker; the delivery follows in its own step once the cooldown is over.
+func TestPipelineStepsBreakerDefers(t *testing.T) {
+	e := newEnv(t, fakeMapper{}, nil) // the route goes to the built-in mailbox kind
+	tr := &byCommitTransport{scriptedTransport{outcomes: []routing.Outcome{{Kind: routing.Retry, Reason: "busy"}}}}
+	p, err := routing.NewPipeline(routing.PipelineConfig{
+		Store: e.store, Mapper: fakeMapper{}, Resolver: mustDir(t, []dvdv.Entry{{ReaderKey: "ags:05315000", ServiceURI: "urn:svc", Transport: "xta-mailbox"}}),
+		Transports: map[routing.TransportKind]routing.Transport{routing.TransportXTAMailbox: tr},
+		Tenants:    map[string]routing.Tenant{"05315000": {AGS: "05315000", DVDVKey: "ags:05315000"}},
+		Services:   map[string]routing.Service{"universeller-antrag": {ID: "universeller-antrag", ServiceURI: "urn:svc"}},
+		Retry:      routing.RetryPolicy{Initial: time.Minute, Max: time.Hour, Multiplier: 2, MaxAttempts: 4, MaxAge: 24 * time.Hour},
+		Breakers:   routing.BreakerPolicy{Failures: 1, Cooldown: 10 * time.Minute, MaxCooldown: time.Hour},
+		Clock:      e.clock, Lease: time.Minute, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e.submit(t, "s1")
+	if _, err := p.RunOnce(ctx); err != nil { // s1: attempt 1 fails, the breaker opens
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.statuses(t, "s1")); got != "[received validated routed]" {
+		t.Fatalf("s1 history = %s", got)
+	}
+	if atts, _ := e.store.Attempts(ctx, "s1"); len(atts) != 1 || atts[0].Outcome != "retry" {
+		t.Fatalf("s1 attempts = %+v", atts)
+	}
+	e.submit(t, "s2")
+	if _, err := p.RunOnce(ctx); err != nil { // s2: routed, the attempt deferred by the breaker
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.statuses(t, "s2")); got != "[received validated routed]" {
+		t.Fatalf("s2 history = %s", got)
+	}
+	if atts, _ := e.store.Attempts(ctx, "s2"); len(atts) != 0 {
+		t.Fatalf("s2 attempts = %+v; want none while the breaker is open", atts)
+	}
+	st, err := e.store.JobState(ctx, "s2")
+	if err != nil || !st.Exists || st.Owner != "" || !st.NextAt.After(e.clock.Now()) {
+		t.Fatalf("s2 job = %+v, %v; want released until the breaker lets attempts through", st, err)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if _, err := p.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"s1", "s2"} {
+		if got := fmt.Sprint(e.statuses(t, id)); got != "[received validated routed delivered]" {
+			t.Fatalf("%s history = %s", id, got)
+		}
+	}
+}
