@@ -47,7 +47,7 @@ func (s *Store) CommitSteps(ctx context.Context, st routing.Steps) (routing.Step
 			return err
 		}
 		if st.Message != nil {
-			saved, err := s.saveMapped(ctx, tx, *st.Message, st.Validated)
+			saved, err := s.insertMapped(ctx, tx, *st.Message, st.Validated)
 			if err != nil {
 				return err
 			}

@@ -113,15 +113,19 @@ func (s *Store) FinishJob(ctx context.Context, submissionID string) error {
 // validated, in one transaction. Saving the same message again (a crash between
 // commit and the worker's next step) is a no-op.
 func (s *Store) SaveMapped(ctx context.Context, msg routing.Message, ev routing.StatusEvent) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.saveMapped(ctx, tx, msg, ev)
-		return err
-	})
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.saveMapped(ctx, tx, msg, ev) })
 }
 
-// saveMapped is SaveMapped inside tx; false if the message was saved before
-// (nothing written).
-func (s *Store) saveMapped(ctx context.Context, tx *sql.Tx, msg routing.Message, ev routing.StatusEvent) (bool, error) {
+// saveMapped stores an outbound message and its event in tx, once: a second
+// save of the same nachrichtenUUID does nothing.
+func (s *Store) saveMapped(ctx context.Context, tx *sql.Tx, msg routing.Message, ev routing.StatusEvent) error {
+	_, err := s.insertMapped(ctx, tx, msg, ev)
+	return err
+}
+
+// insertMapped is saveMapped reporting whether it saved the message (false:
+// it was saved before, nothing written).
+func (s *Store) insertMapped(ctx context.Context, tx *sql.Tx, msg routing.Message, ev routing.StatusEvent) (bool, error) {
 	atts, err := json.Marshal(msg.Attachments)
 	if err != nil {
 		return false, err
