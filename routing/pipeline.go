@@ -228,34 +228,54 @@ func (p *Pipeline) runBatch(ctx context.Context, owner string, limit int) (int, 
 	return len(ids), nil
 }
 
-// Process advances one claimed submission as far as it can go now: each stage
-// commits before the next starts, so a crash resumes at the stage it stopped in.
+// Process advances one claimed submission as far as it can go now. Each step
+// commits its state change with its status event, so a crash resumes at the
+// step it stopped in. Where the store can (StepCommitter), consecutive steps
+// commit together: mapping with routing once the route resolves, and for a
+// transport that delivers by the commit itself (the built-in XTA mailbox)
+// the first attempt too. What a commit stored is carried on to the next step
+// instead of being read back.
 func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
 	heads, _ := p.cfg.Store.(submissionHeads)
+	steps, _ := p.cfg.Store.(StepCommitter)
+	var next *carried
 	for first := true; ; first = false {
 		var sub Submission
 		var err error
-		if heads != nil && !first {
+		switch {
+		case next != nil:
+			sub = next.sub
+		case heads != nil && !first:
 			// After a stage committed, the next one is past mapping: the
 			// form is not needed (read it only if the status says otherwise).
 			sub, err = heads.GetSubmissionHead(ctx, id)
 			if err == nil && sub.Status == StatusReceived {
 				sub, err = p.cfg.Store.GetSubmission(ctx, id)
 			}
-		} else {
+		default:
 			sub, err = p.cfg.Store.GetSubmission(ctx, id)
 		}
 		if err != nil {
 			return err
 		}
+		in := next
+		next = nil
 		var done bool
 		switch sub.Status {
 		case StatusReceived:
-			done, err = p.mapStage(ctx, sub, owner)
+			var mapped *mappedStep
+			mapped, done, err = p.mapStage(ctx, sub, owner)
+			if mapped != nil {
+				if steps != nil {
+					done, next, err = p.routeStage(ctx, sub, owner, &steps, mapped, nil)
+				} else {
+					err = p.cfg.Store.SaveMapped(ctx, mapped.msg, mapped.ev)
+				}
+			}
 		case StatusValidated:
-			done, err = p.routeStage(ctx, sub, owner)
+			done, next, err = p.routeStage(ctx, sub, owner, &steps, nil, in)
 		case StatusRouted:
-			done, err = p.deliverStage(ctx, sub, owner)
+			done, err = p.deliverStage(ctx, sub, owner, in)
 		default:
 			// Delivered or beyond (or terminal): nothing left for the pipeline.
 			return p.cfg.Store.FinishJob(ctx, id)
@@ -275,6 +295,20 @@ func (p *Pipeline) Process(ctx context.Context, id, owner string) error {
 	}
 }
 
+// carried is what a commit just stored, for the next step: the submission
+// with its new status, the outbound message and, once routed, the delivery.
+type carried struct {
+	sub      Submission
+	msg      Message
+	delivery *Delivery
+}
+
+// mappedStep is a mapping result not committed yet.
+type mappedStep struct {
+	msg Message
+	ev  StatusEvent
+}
+
 // submissionHeads is a Store that can load a submission without its form
 // (Form nil), for the steps that never read it.
 type submissionHeads interface {
@@ -285,61 +319,102 @@ func (p *Pipeline) event(st Status, detail, evidence string) StatusEvent {
 	return StatusEvent{Status: st, Time: p.cfg.Clock.Now(), Source: SourceHub, Detail: detail, Evidence: evidence}
 }
 
-func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (bool, error) {
+// mapStage maps the submission. It returns the mapping to commit, or nil
+// when the stage ended otherwise (rejected, postponed).
+func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (*mappedStep, bool, error) {
 	ctx, span := StartStage(ctx, p.cfg.Tracer, StageMapping, sub)
 	defer span.End()
 	msg, err := p.mapMessage(ctx, sub)
 	var unknown errUnknownTenant
 	if errors.As(err, &unknown) {
 		span.Fail(err.Error())
-		return true, p.cfg.Store.Terminate(ctx, sub.ID,
+		return nil, true, p.cfg.Store.Terminate(ctx, sub.ID,
 			p.event(StatusRejected, "tenant "+sub.Tenant+" is no longer configured", ""), err.Error())
 	}
 	if errors.Is(err, ErrPermanent) {
 		p.log.WarnContext(ctx, "submission rejected by mapping", "submission", sub.ID, "err", err)
 		span.Fail("rejected: " + err.Error())
-		return true, p.cfg.Store.Terminate(ctx, sub.ID, p.event(StatusRejected, "mapping failed: "+err.Error(), ""), "")
+		return nil, true, p.cfg.Store.Terminate(ctx, sub.ID, p.event(StatusRejected, "mapping failed: "+err.Error(), ""), "")
 	}
 	if err != nil {
 		span.Fail("postponed: " + err.Error())
-		return true, p.retryLater(ctx, sub, owner, "mapping: "+err.Error())
+		return nil, true, p.retryLater(ctx, sub, owner, "mapping: "+err.Error())
 	}
 	span.SetAttribute("xoev.root", msg.RootElement)
 	span.SetAttribute("xoev.standard", msg.Standard+" "+msg.Version)
 	span.SetAttribute("xoev.nachrichten_uuid", msg.UUID)
-	if err := p.cfg.Store.SaveMapped(ctx, msg, p.mappedEvent(msg)); err != nil {
-		return true, err
-	}
-	return false, nil
+	return &mappedStep{msg: msg, ev: p.mappedEvent(msg)}, false, nil
 }
 
-func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string) (bool, error) {
+// routeStage resolves the route and commits the delivery with its fixed
+// transport ID. mapped is a mapping committed together with the route (nil:
+// the submission is validated in the store); in is what the previous commit
+// stored (nil: read the message). With a StepCommitter (*steps non-nil) the
+// steps commit together, and a transport that delivers by the commit makes
+// its first attempt inside the same commit; otherwise the delivery waits for
+// the next step. A commit that finds its first step done already clears
+// *steps: the pipeline reads the state again and goes step by step.
+func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string, steps *StepCommitter, mapped *mappedStep,
+	in *carried) (bool, *carried, error) {
+	parent := ctx
 	ctx, span := StartStage(ctx, p.cfg.Tracer, StageRouting, sub)
-	defer span.End()
+	ended := false
+	end := func() {
+		if !ended {
+			ended = true
+			span.End()
+		}
+	}
+	defer end()
+	// unrouted ends the stage without a route: a mapping carried along is
+	// committed alone first, so the history shows it before the outcome.
+	unrouted := func(outcome func() error) (bool, *carried, error) {
+		if mapped != nil {
+			if err := p.cfg.Store.SaveMapped(ctx, mapped.msg, mapped.ev); err != nil {
+				return true, nil, err
+			}
+		}
+		return true, nil, outcome()
+	}
 	tenant := p.cfg.Tenants[sub.Tenant]
 	svc, ok := p.cfg.Services[sub.Service]
 	if !ok {
 		span.Fail("unknown service " + sub.Service)
-		return true, p.cfg.Store.Terminate(ctx, sub.ID,
-			p.event(StatusFailed, "service "+sub.Service+" is no longer configured", ""), "unknown service "+sub.Service)
+		return unrouted(func() error {
+			return p.cfg.Store.Terminate(ctx, sub.ID,
+				p.event(StatusFailed, "service "+sub.Service+" is no longer configured", ""), "unknown service "+sub.Service)
+		})
 	}
-	msg, err := p.cfg.Store.OutboundMessage(ctx, sub.ID)
-	if err != nil {
-		return true, err
+	var msg Message
+	switch {
+	case mapped != nil:
+		msg = mapped.msg
+	case in != nil:
+		msg = in.msg
+	default:
+		var err error
+		if msg, err = p.cfg.Store.OutboundMessage(ctx, sub.ID); err != nil {
+			return true, nil, err
+		}
 	}
 	span.SetAttribute("dvdv.reader", tenant.DVDVKey)
 	span.SetAttribute("dvdv.service", svc.ServiceURI)
 	route, err := p.cfg.Resolver.Resolve(ctx, tenant.DVDVKey, svc.ServiceURI)
 	if err != nil {
 		span.Fail("no route: " + err.Error())
-		return true, p.retryLater(ctx, sub, owner, fmt.Sprintf("no route for %s / %s: %v", tenant.DVDVKey, svc.ServiceURI, err))
+		return unrouted(func() error {
+			return p.retryLater(ctx, sub, owner, fmt.Sprintf("no route for %s / %s: %v", tenant.DVDVKey, svc.ServiceURI, err))
+		})
 	}
 	span.SetAttribute("route.transport", string(route.Transport))
 	span.SetAttribute("route.endpoint", route.Endpoint)
 	span.SetAttribute("route.source", route.Source)
-	if _, ok := p.cfg.Transports[route.Transport]; !ok {
+	transport, ok := p.cfg.Transports[route.Transport]
+	if !ok {
 		span.Fail("transport " + string(route.Transport) + " not run by this hub")
-		return true, p.retryLater(ctx, sub, owner, fmt.Sprintf("route names transport %q, which this hub does not run", route.Transport))
+		return unrouted(func() error {
+			return p.retryLater(ctx, sub, owner, fmt.Sprintf("route names transport %q, which this hub does not run", route.Transport))
+		})
 	}
 	now := p.cfg.Clock.Now()
 	d := Delivery{
@@ -350,10 +425,61 @@ func (p *Pipeline) routeStage(ctx context.Context, sub Submission, owner string)
 	if route.Endpoint != "" {
 		detail += " at " + route.Endpoint
 	}
-	if err := p.cfg.Store.SaveRoute(ctx, d, p.event(StatusRouted, detail, d.TransportID)); err != nil {
-		return true, err
+	routed := p.event(StatusRouted, detail, d.TransportID)
+	if *steps == nil {
+		if mapped != nil { // Process hands a mapping in only with a StepCommitter; commit it first all the same
+			if err := p.cfg.Store.SaveMapped(ctx, mapped.msg, mapped.ev); err != nil {
+				return true, nil, err
+			}
+		}
+		return false, nil, p.cfg.Store.SaveRoute(ctx, d, routed)
 	}
-	return false, nil
+	st := Steps{Delivery: &d, Routed: routed}
+	if mapped != nil {
+		st.Message, st.Validated = &mapped.msg, mapped.ev
+	}
+	var (
+		res        AttemptResult
+		deferUntil time.Time
+		deferred   bool
+		attemptErr error
+	)
+	if deliveredByCommit(transport) {
+		// Nothing leaves the hub before the commit: deliver now and commit
+		// the attempt with the route. The delivery span is the routing
+		// span's sibling, as in a separate step.
+		end()
+		var made bool
+		res, deferUntil, made, attemptErr = p.attempt(parent, sub, d, msg, transport)
+		deferred = !made
+		if made && attemptErr == nil {
+			st.Attempt = &res
+		}
+	}
+	c, err := (*steps).CommitSteps(ctx, st)
+	if err != nil {
+		return true, nil, err
+	}
+	if !c.Applied {
+		p.log.InfoContext(ctx, "pipeline: step committed before; reading the submission again", "submission", sub.ID)
+		*steps = nil
+		return false, nil, nil
+	}
+	switch {
+	case st.Attempt != nil:
+		if p.cfg.OnAttempt != nil {
+			p.cfg.OnAttempt(res)
+		}
+		return true, nil, nil
+	case attemptErr != nil:
+		return true, nil, attemptErr
+	case deferred:
+		// The endpoint's breaker deferred the attempt: the route stands,
+		// the job waits.
+		return true, nil, p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, deferUntil)
+	}
+	sub.Status = StatusRouted
+	return false, &carried{sub: sub, msg: msg, delivery: &c.Delivery}, nil
 }
 
 // transportID derives the message ID used on the wire from the (deterministic)
@@ -367,26 +493,53 @@ func (p *Pipeline) transportID(_ TransportKind, uuid string) string {
 // Breakers exposes the circuit breakers (state for operators and metrics).
 func (p *Pipeline) Breakers() *Breakers { return p.breakers }
 
-func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner string) (bool, error) {
-	d, err := p.cfg.Store.GetDelivery(ctx, sub.ID)
-	if err != nil {
-		return true, err
-	}
-	msg, err := p.cfg.Store.OutboundMessage(ctx, sub.ID)
-	if err != nil {
-		return true, err
+// deliverStage makes one delivery attempt and records it; in is what the
+// routing commit stored (nil: read the delivery and the message).
+func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner string, in *carried) (bool, error) {
+	var d Delivery
+	var msg Message
+	if in != nil && in.delivery != nil {
+		d, msg = *in.delivery, in.msg
+	} else {
+		var err error
+		if d, err = p.cfg.Store.GetDelivery(ctx, sub.ID); err != nil {
+			return true, err
+		}
+		if msg, err = p.cfg.Store.OutboundMessage(ctx, sub.ID); err != nil {
+			return true, err
+		}
 	}
 	transport := p.cfg.Transports[d.Route.Transport]
 	if transport == nil {
 		return true, fmt.Errorf("routing: no transport %q for delivery of %s", d.Route.Transport, sub.ID)
 	}
+	res, deferUntil, made, err := p.attempt(ctx, sub, d, msg, transport)
+	if err != nil {
+		return true, err
+	}
+	if !made {
+		return true, p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, deferUntil)
+	}
+	if err := p.cfg.Store.RecordAttempt(ctx, res); err != nil {
+		return true, err
+	}
+	if p.cfg.OnAttempt != nil {
+		p.cfg.OnAttempt(res)
+	}
+	return true, nil
+}
+
+// attempt makes one delivery attempt and decides what follows it; the
+// caller commits the result. made is false, with the time to try again,
+// when the endpoint's circuit breaker defers the delivery: that is not an
+// attempt, and the job waits without using up the submission's retry budget.
+func (p *Pipeline) attempt(ctx context.Context, sub Submission, d Delivery, msg Message, transport Transport) (
+	res AttemptResult, deferUntil time.Time, made bool, err error) {
 	key := endpointKey(d.Route)
 	ok, retryAt, why := p.breakers.Acquire(key)
 	if !ok {
-		// Not an attempt: the endpoint is known to be down or busy. The job
-		// waits without using up the submission's retry budget.
 		p.log.DebugContext(ctx, "delivery deferred", "submission", sub.ID, "reason", why, "until", retryAt)
-		return true, p.cfg.Store.ReleaseJob(ctx, sub.ID, owner, retryAt)
+		return AttemptResult{}, retryAt, false, nil
 	}
 	ctx, span := StartStage(ctx, p.cfg.Tracer, StageDelivery, sub)
 	defer span.End()
@@ -405,7 +558,7 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner strin
 	if out.RouteStale {
 		p.invalidateRoute(ctx, d.Route, out.Reason)
 	}
-	res := AttemptResult{Delivery: d, Number: d.Attempts + 1, Started: started, Finished: finished, Outcome: out}
+	res = AttemptResult{Delivery: d, Number: d.Attempts + 1, Started: started, Finished: finished, Outcome: out}
 	log := p.log.With("submission", sub.ID, "transport_id", d.TransportID, "attempt", res.Number)
 	switch out.Kind {
 	case Delivered:
@@ -433,15 +586,9 @@ func (p *Pipeline) deliverStage(ctx context.Context, sub Submission, owner strin
 			log.InfoContext(ctx, "delivery will be retried", "outcome", out.Kind, "reason", out.Reason, "next", res.NextAttemptAt)
 		}
 	default:
-		return true, fmt.Errorf("routing: transport returned no outcome for %s", sub.ID)
+		return res, time.Time{}, true, fmt.Errorf("routing: transport returned no outcome for %s", sub.ID)
 	}
-	if err := p.cfg.Store.RecordAttempt(ctx, res); err != nil {
-		return true, err
-	}
-	if p.cfg.OnAttempt != nil {
-		p.cfg.OnAttempt(res)
-	}
-	return true, nil
+	return res, time.Time{}, true, nil
 }
 
 // invalidateRoute drops a cached route after a delivery failed in a way that

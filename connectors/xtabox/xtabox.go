@@ -68,8 +68,9 @@ type Mailbox struct {
 }
 
 var (
-	_ xta.Backend       = (*Mailbox)(nil)
-	_ routing.Transport = (*Mailbox)(nil)
+	_ xta.Backend               = (*Mailbox)(nil)
+	_ routing.Transport         = (*Mailbox)(nil)
+	_ routing.CommittedDelivery = (*Mailbox)(nil)
 )
 
 // Business scenario and message-type conventions used in MessageMetaData
@@ -96,6 +97,11 @@ func (m *Mailbox) Deliver(_ context.Context, d routing.Delivery, _ routing.Messa
 	}
 	return routing.Outcome{Kind: routing.Delivered, Status: routing.StatusDelivered, Evidence: d.TransportID}
 }
+
+// DeliveredByCommit reports true: Deliver only checks the reader's account,
+// and the message becomes visible when the store commits the delivered
+// attempt, so the pipeline may commit the route and the attempt together.
+func (m *Mailbox) DeliveredByCommit() bool { return true }
 
 func (m *Mailbox) known(identity string) bool {
 	for _, a := range m.Accounts {

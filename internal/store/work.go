@@ -119,9 +119,16 @@ func (s *Store) SaveMapped(ctx context.Context, msg routing.Message, ev routing.
 // saveMapped stores an outbound message and its event in tx, once: a second
 // save of the same nachrichtenUUID does nothing.
 func (s *Store) saveMapped(ctx context.Context, tx *sql.Tx, msg routing.Message, ev routing.StatusEvent) error {
+	_, err := s.insertMapped(ctx, tx, msg, ev)
+	return err
+}
+
+// insertMapped is saveMapped reporting whether it saved the message (false:
+// it was saved before, nothing written).
+func (s *Store) insertMapped(ctx context.Context, tx *sql.Tx, msg routing.Message, ev routing.StatusEvent) (bool, error) {
 	atts, err := json.Marshal(msg.Attachments)
 	if err != nil {
-		return err
+		return false, err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO messages
 		(uuid, submission_id, direction, standard, version, type_code, root_element, namespace, service, xml, attachments,
@@ -130,12 +137,12 @@ func (s *Store) saveMapped(ctx context.Context, tx *sql.Tx, msg routing.Message,
 		msg.UUID, msg.SubmissionID, msg.Standard, msg.Version, msg.TypeCode, msg.RootElement, msg.Namespace,
 		msg.Service, msg.XML, string(atts), normalizeReference(msg.ApplicationReference), micros(ev.Time))
 	if err != nil {
-		return fmt.Errorf("store: save message: %w", err)
+		return false, fmt.Errorf("store: save message: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
+		return false, nil
 	}
-	return s.insertEvent(ctx, tx, msg.SubmissionID, ev)
+	return true, s.insertEvent(ctx, tx, msg.SubmissionID, ev)
 }
 
 // OutboundMessage returns the mapped message of a submission; after a replay
@@ -201,20 +208,28 @@ func (s *Store) Terminate(ctx context.Context, submissionID string, ev routing.S
 // submission to routed.
 func (s *Store) SaveRoute(ctx context.Context, d routing.Delivery, ev routing.StatusEvent) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(submission_id, message_uuid, transport_id, reader_key, service_uri, transport, endpoint, route_source,
-			 state, attempts, next_attempt_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (submission_id) DO NOTHING`,
-			d.SubmissionID, d.MessageUUID, d.TransportID, d.Route.ReaderKey, d.Route.ServiceURI, string(d.Route.Transport),
-			d.Route.Endpoint, d.Route.Source, micros(d.NextAttemptAt), micros(d.CreatedAt))
-		if err != nil {
-			return fmt.Errorf("store: save route: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return s.insertEvent(ctx, tx, d.SubmissionID, ev)
+		_, err := s.saveRoute(ctx, tx, d, ev)
+		return err
 	})
+}
+
+// saveRoute is SaveRoute inside tx and returns the new delivery's ID; 0 if
+// the submission has a delivery already (nothing written).
+func (s *Store) saveRoute(ctx context.Context, tx *sql.Tx, d routing.Delivery, ev routing.StatusEvent) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO deliveries
+		(submission_id, message_uuid, transport_id, reader_key, service_uri, transport, endpoint, route_source,
+		 state, attempts, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (submission_id) DO NOTHING RETURNING id`,
+		d.SubmissionID, d.MessageUUID, d.TransportID, d.Route.ReaderKey, d.Route.ServiceURI, string(d.Route.Transport),
+		d.Route.Endpoint, d.Route.Source, micros(d.NextAttemptAt), micros(d.CreatedAt)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: save route: %w", err)
+	}
+	return id, s.insertEvent(ctx, tx, d.SubmissionID, ev)
 }
 
 // GetDelivery returns the delivery of a submission.
@@ -242,61 +257,69 @@ func (s *Store) GetDelivery(ctx context.Context, submissionID string) (routing.D
 // RecordAttempt commits one attempt, its consequence for the delivery and job,
 // and the status event, in one transaction.
 func (s *Store) RecordAttempt(ctx context.Context, r routing.AttemptResult) error {
-	d := r.Delivery
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockSubmission(ctx, tx, d.SubmissionID); err != nil {
+		if err := s.lockSubmission(ctx, tx, r.Delivery.SubmissionID); err != nil {
 			return fmt.Errorf("store: record attempt: %w", err)
 		}
-		// Fencing: the attempt counts only if the delivery is still where this
-		// worker found it. A worker whose lease ran out mid-attempt finds the
-		// delivery advanced by its successor and must not record it twice.
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempts = ? WHERE id = ? AND state = 'pending' AND attempts = ?`,
-			r.Number, d.ID, r.Number-1)
-		if err != nil {
-			return fmt.Errorf("store: record attempt: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("store: attempt %d of delivery %s: %w", r.Number, d.TransportID, routing.ErrStale)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, reason)
-			VALUES (?, ?, ?, ?, ?, ?)`, d.ID, r.Number, micros(r.Started), micros(r.Finished), r.Outcome.Kind.String(),
-			truncate(r.Outcome.Reason, 2000)); err != nil {
-			return fmt.Errorf("insert attempt: %w", err)
-		}
-		switch {
-		case r.Done:
-			_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = ''
-				WHERE id = ?`, r.Number, micros(r.Finished), d.ID)
-			if err == nil {
-				_, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, d.SubmissionID)
-			}
-		case r.Dead:
-			_, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ? WHERE id = ?`,
-				r.Number, truncate(r.Outcome.Reason, 2000), d.ID)
-			if err == nil {
-				_, err = tx.ExecContext(ctx, `INSERT INTO dead_letters (submission_id, reason, created_at) VALUES (?, ?, ?)
-					ON CONFLICT (submission_id) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`,
-					d.SubmissionID, truncate(r.Outcome.Reason, 2000), micros(r.Finished))
-			}
-			if err == nil {
-				_, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, d.SubmissionID)
-			}
-		default:
-			_, err = tx.ExecContext(ctx, `UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`,
-				r.Number, micros(r.NextAttemptAt), truncate(r.Outcome.Reason, 2000), d.ID)
-			if err == nil {
-				_, err = tx.ExecContext(ctx, `UPDATE jobs SET next_at = ?, lease_owner = NULL, lease_until = NULL WHERE submission_id = ?`,
-					micros(r.NextAttemptAt), d.SubmissionID)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("store: record attempt: %w", err)
-		}
-		if r.Event != nil {
-			return s.insertEvent(ctx, tx, d.SubmissionID, *r.Event)
-		}
-		return nil
+		return s.recordAttempt(ctx, tx, r)
 	})
+}
+
+// recordAttempt is RecordAttempt inside tx, after the submission's lock.
+func (s *Store) recordAttempt(ctx context.Context, tx *sql.Tx, r routing.AttemptResult) error {
+	d := r.Delivery
+	reason := truncate(r.Outcome.Reason, 2000)
+	// Fencing: the attempt counts only if the delivery is still where this
+	// worker found it (pending, r.Number-1 attempts). A worker whose lease
+	// ran out mid-attempt finds the delivery advanced by its successor and
+	// must not record it twice. The fence is the WHERE of the one UPDATE
+	// that also records the attempt's consequence.
+	const fence = ` WHERE id = ? AND state = 'pending' AND attempts = ?`
+	var res sql.Result
+	var err error
+	switch {
+	case r.Done:
+		res, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = ''`+fence,
+			r.Number, micros(r.Finished), d.ID, r.Number-1)
+	case r.Dead:
+		res, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?`+fence,
+			r.Number, reason, d.ID, r.Number-1)
+	default:
+		res, err = tx.ExecContext(ctx, `UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?`+fence,
+			r.Number, micros(r.NextAttemptAt), reason, d.ID, r.Number-1)
+	}
+	if err != nil {
+		return fmt.Errorf("store: record attempt: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: attempt %d of delivery %s: %w", r.Number, d.TransportID, routing.ErrStale)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, reason)
+		VALUES (?, ?, ?, ?, ?, ?)`, d.ID, r.Number, micros(r.Started), micros(r.Finished), r.Outcome.Kind.String(),
+		reason); err != nil {
+		return fmt.Errorf("insert attempt: %w", err)
+	}
+	switch {
+	case r.Done:
+		_, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, d.SubmissionID)
+	case r.Dead:
+		_, err = tx.ExecContext(ctx, `INSERT INTO dead_letters (submission_id, reason, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (submission_id) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at`,
+			d.SubmissionID, reason, micros(r.Finished))
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE submission_id = ?`, d.SubmissionID)
+		}
+	default:
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET next_at = ?, lease_owner = NULL, lease_until = NULL WHERE submission_id = ?`,
+			micros(r.NextAttemptAt), d.SubmissionID)
+	}
+	if err != nil {
+		return fmt.Errorf("store: record attempt: %w", err)
+	}
+	if r.Event != nil {
+		return s.insertEvent(ctx, tx, d.SubmissionID, *r.Event)
+	}
+	return nil
 }
 
 // Attempt is one recorded transport attempt.
