@@ -4,23 +4,33 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-
-	"modernc.org/sqlite"
+	"strings"
 )
 
 // A prepared-statement cache for SQLite connections.
 //
 // database/sql hands a query string to the driver on every ExecContext and
-// QueryContext; modernc's driver then parses and plans it anew and finalizes
-// it afterwards. The hub runs the same few hundred statements over and over,
+// QueryContext; the driver then parses and plans it anew and finalizes it
+// afterwards. The hub runs the same few hundred statements over and over,
 // and the CPU profile of the full path showed SQLite's parser
 // (sqlite3Prepare, yy_reduce) at about 15 % of the hub's CPU. The wrapper
 // below keeps each connection's prepared statements keyed by their text:
-// database/sql sees a connection without ExecerContext/QueryerContext, so it
-// prepares, runs and closes a statement; the prepare is served from the cache
-// and the close only returns the statement to it (modernc resets a cached
-// statement after each use). SQLite re-prepares a cached statement itself
+// for a cacheable statement its ExecContext and QueryContext answer
+// driver.ErrSkip, so database/sql prepares, runs and closes a statement; the
+// prepare is served from the cache and the close only returns the statement
+// to it (the driver resets a statement before it binds new arguments and
+// when its rows are closed). SQLite re-prepares a cached statement itself
 // when the schema changes, so migrations need no special care.
+//
+// A text holding a semicolon may be a script of several statements (the
+// migrations): a prepared statement runs only the first statement of its
+// text, so such texts go to the driver's own ExecContext/QueryContext, which
+// runs them all. A semicolon inside a literal only costs the caching.
+//
+// The wrapper needs of the driver's connection only the context-aware
+// prepare and begin; everything else (ExecerContext/QueryerContext for
+// scripts, Pinger, SessionResetter, Validator, NamedValueChecker) is
+// forwarded where the connection has it.
 
 // stmtCacheSize bounds the statements kept per connection; statements beyond
 // it are prepared and finalized per use as before. The hub's statements are
@@ -33,7 +43,7 @@ const stmtCacheMaxLen = 4096
 
 type cachingConnector struct {
 	dsn string
-	drv *sqlite.Driver
+	drv driver.Driver
 }
 
 func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
@@ -46,14 +56,11 @@ func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
 
 func (c cachingConnector) Driver() driver.Driver { return c.drv }
 
-// sqliteConn is what cachingConn needs of modernc's connection.
+// sqliteConn is what cachingConn needs of the driver's connection.
 type sqliteConn interface {
 	driver.Conn
 	driver.ConnPrepareContext
 	driver.ConnBeginTx
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
 }
 
 type cachingConn struct {
@@ -68,6 +75,28 @@ func newCachingConn(conn driver.Conn) (*cachingConn, error) {
 		return nil, errors.New("store: SQLite driver connection lacks context support")
 	}
 	return &cachingConn{c: c, stmts: make(map[string]*cachedStmt)}, nil
+}
+
+// cacheable tells whether query's prepared statement may be kept.
+func cacheable(query string) bool {
+	return len(query) <= stmtCacheMaxLen && !strings.Contains(query, ";")
+}
+
+// ExecContext leaves cacheable statements to database/sql's prepare path
+// (PrepareContext below) and runs scripts with the driver.
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if e, ok := c.c.(driver.ExecerContext); ok && !cacheable(query) {
+		return e.ExecContext(ctx, query, args)
+	}
+	return nil, driver.ErrSkip
+}
+
+// QueryContext is ExecContext's twin for statements returning rows.
+func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if q, ok := c.c.(driver.QueryerContext); ok && !cacheable(query) {
+		return q.QueryContext(ctx, query, args)
+	}
+	return nil, driver.ErrSkip
 }
 
 func (c *cachingConn) Prepare(query string) (driver.Stmt, error) {
@@ -86,10 +115,14 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := c.stmts[query]; ok || len(c.stmts) >= stmtCacheSize || len(query) > stmtCacheMaxLen {
+	if _, ok := c.stmts[query]; ok || len(c.stmts) >= stmtCacheSize || !cacheable(query) {
 		return st, nil
 	}
-	cs := &cachedStmt{stmt: st.(sqliteStmt), busy: true}
+	ss, ok := st.(sqliteStmt)
+	if !ok {
+		return st, nil
+	}
+	cs := &cachedStmt{stmt: ss, busy: true}
 	c.stmts[query] = cs
 	return cs, nil
 }
@@ -102,9 +135,35 @@ func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 	return c.c.BeginTx(ctx, opts)
 }
 
-func (c *cachingConn) Ping(ctx context.Context) error         { return c.c.Ping(ctx) }
-func (c *cachingConn) ResetSession(ctx context.Context) error { return c.c.ResetSession(ctx) }
-func (c *cachingConn) IsValid() bool                          { return c.c.IsValid() }
+func (c *cachingConn) Ping(ctx context.Context) error {
+	if p, ok := c.c.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.c.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) IsValid() bool {
+	if v, ok := c.c.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// CheckNamedValue applies the driver's own argument conversion where it has
+// one; driver.ErrSkip makes database/sql use its default conversion.
+func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := c.c.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
 
 // Close finalizes the cached statements, then closes the connection.
 func (c *cachingConn) Close() error {
@@ -117,7 +176,7 @@ func (c *cachingConn) Close() error {
 	return errors.Join(errs...)
 }
 
-// sqliteStmt is what cachedStmt needs of modernc's statement.
+// sqliteStmt is what cachedStmt needs of the driver's statement.
 type sqliteStmt interface {
 	driver.Stmt
 	driver.StmtExecContext
@@ -138,6 +197,14 @@ func (s *cachedStmt) Close() error {
 }
 
 func (s *cachedStmt) NumInput() int { return s.stmt.NumInput() }
+
+// CheckNamedValue forwards to the statement's own conversion, if any.
+func (s *cachedStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := s.stmt.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
 
 func (s *cachedStmt) Exec(args []driver.Value) (driver.Result, error) {
 	return s.stmt.ExecContext(context.Background(), named(args))

@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"modernc.org/sqlite"
+	"github.com/mattn/go-sqlite3"
 )
 
 func openCaching(t *testing.T) *sql.DB {
 	t.Helper()
-	db := sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(t.TempDir(), "c.db") + "?_pragma=journal_mode(WAL)", drv: &sqlite.Driver{}})
+	db := sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(t.TempDir(), "c.db") + "?_pragma=journal_mode(WAL)", drv: &sqlite3.SQLiteDriver{}})
 	db.SetMaxOpenConns(1) // one connection, so every statement meets its cached twin
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -38,6 +38,16 @@ func TestStmtCache(t *testing.T) {
 		t.Fatal("duplicate key accepted")
 	}
 	mustExec(`INSERT INTO t (id, v) VALUES (?, ?)`, 6, "v")
+	// A short script runs every statement, not only the first one a
+	// prepared statement would run; twice, so a cached first half would show.
+	for range 2 {
+		mustExec(`CREATE TABLE s (x INTEGER); INSERT INTO s VALUES (1); INSERT INTO s VALUES (2)`)
+		var sum int
+		if err := db.QueryRowContext(ctx, `SELECT sum(x) FROM s`).Scan(&sum); err != nil || sum != 3 {
+			t.Fatalf("script: sum = %d, %v", sum, err)
+		}
+		mustExec(`DROP TABLE s`)
+	}
 
 	const q = `SELECT id FROM t WHERE id >= ? ORDER BY id`
 	tx, err := db.BeginTx(ctx, nil)
@@ -96,10 +106,10 @@ func BenchmarkStmtCache(b *testing.B) {
 		open func() *sql.DB
 	}{
 		{"cached", func() *sql.DB {
-			return sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(b.TempDir(), "c.db"), drv: &sqlite.Driver{}})
+			return sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(b.TempDir(), "c.db"), drv: &sqlite3.SQLiteDriver{}})
 		}},
 		{"driver", func() *sql.DB {
-			db, _ := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "d.db"))
+			db, _ := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "d.db"))
 			return db
 		}},
 	} {
