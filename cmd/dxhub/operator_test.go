@@ -12,7 +12,6 @@ import (
 
 	"github.com/dxhub/dxhub/internal/store"
 	"github.com/dxhub/dxhub/routing"
-	_ "github.com/mattn/go-sqlite3" // the test edits the database file directly
 )
 
 // seedDeadLetter creates a data directory whose only submission failed
@@ -94,7 +93,7 @@ func TestDeadLetterCommands(t *testing.T) {
 	if code, out, _ := runCLI(t, "audit", "verify", "--data", dir); code != 0 || !strings.Contains(out, "audit log intact: 2 entries") {
 		t.Fatalf("audit verify: %d %q", code, out)
 	}
-	db, err := sql.Open("sqlite3", filepath.Join(dir, "dxhub.db")) // the attacker edits the file directly
+	db, err := sql.Open("sqlite", filepath.Join(dir, "dxhub.db")) // the attacker edits the file directly
 	if err != nil {
 		t.Fatal(err)
 	}

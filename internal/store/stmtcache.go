@@ -15,22 +15,24 @@ import (
 // and the CPU profile of the full path showed SQLite's parser
 // (sqlite3Prepare, yy_reduce) at about 15 % of the hub's CPU. The wrapper
 // below keeps each connection's prepared statements keyed by their text:
-// for a cacheable statement its ExecContext and QueryContext answer
-// driver.ErrSkip, so database/sql prepares, runs and closes a statement; the
-// prepare is served from the cache and the close only returns the statement
-// to it (the driver resets a statement before it binds new arguments and
-// when its rows are closed). SQLite re-prepares a cached statement itself
-// when the schema changes, so migrations need no special care.
+// database/sql sees a connection without ExecerContext/QueryerContext, so it
+// prepares, runs and closes a statement; the prepare is served from the
+// cache and the close only returns the statement to it (the driver resets a
+// statement before it binds new arguments and when its rows are closed).
+// SQLite re-prepares a cached statement itself when the schema changes, so
+// migrations need no special care.
 //
-// A text holding a semicolon may be a script of several statements (the
-// migrations): a prepared statement runs only the first statement of its
-// text, so such texts go to the driver's own ExecContext/QueryContext, which
-// runs them all. A semicolon inside a literal only costs the caching.
+// Scripts of several statements (the migrations) run as one prepared
+// statement, which modernc's driver executes in full (TestStmtCache checks
+// it: a driver whose statements stop after the first one, such as
+// github.com/mattn/go-sqlite3's, needs them sent to its ExecContext). They
+// are never cached: a text holding a semicolon or longer than
+// stmtCacheMaxLen is prepared per use. A semicolon inside a literal only
+// costs the caching.
 //
 // The wrapper needs of the driver's connection only the context-aware
-// prepare and begin; everything else (ExecerContext/QueryerContext for
-// scripts, Pinger, SessionResetter, Validator, NamedValueChecker) is
-// forwarded where the connection has it.
+// prepare and begin; Pinger, SessionResetter, Validator and
+// NamedValueChecker are forwarded where the connection has them.
 
 // stmtCacheSize bounds the statements kept per connection; statements beyond
 // it are prepared and finalized per use as before. The hub's statements are
@@ -80,23 +82,6 @@ func newCachingConn(conn driver.Conn) (*cachingConn, error) {
 // cacheable tells whether query's prepared statement may be kept.
 func cacheable(query string) bool {
 	return len(query) <= stmtCacheMaxLen && !strings.Contains(query, ";")
-}
-
-// ExecContext leaves cacheable statements to database/sql's prepare path
-// (PrepareContext below) and runs scripts with the driver.
-func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if e, ok := c.c.(driver.ExecerContext); ok && !cacheable(query) {
-		return e.ExecContext(ctx, query, args)
-	}
-	return nil, driver.ErrSkip
-}
-
-// QueryContext is ExecContext's twin for statements returning rows.
-func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if q, ok := c.c.(driver.QueryerContext); ok && !cacheable(query) {
-		return q.QueryContext(ctx, query, args)
-	}
-	return nil, driver.ErrSkip
 }
 
 func (c *cachingConn) Prepare(query string) (driver.Stmt, error) {

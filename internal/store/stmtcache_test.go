@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mattn/go-sqlite3"
+	"modernc.org/sqlite"
 )
 
 func openCaching(t *testing.T) *sql.DB {
 	t.Helper()
-	db := sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(t.TempDir(), "c.db") + "?_pragma=journal_mode(WAL)", drv: &sqlite3.SQLiteDriver{}})
+	db := sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(t.TempDir(), "c.db") + "?_pragma=journal_mode(WAL)", drv: &sqlite.Driver{}})
 	db.SetMaxOpenConns(1) // one connection, so every statement meets its cached twin
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -106,10 +106,10 @@ func BenchmarkStmtCache(b *testing.B) {
 		open func() *sql.DB
 	}{
 		{"cached", func() *sql.DB {
-			return sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(b.TempDir(), "c.db"), drv: &sqlite3.SQLiteDriver{}})
+			return sql.OpenDB(cachingConnector{dsn: "file:" + filepath.Join(b.TempDir(), "c.db"), drv: &sqlite.Driver{}})
 		}},
 		{"driver", func() *sql.DB {
-			db, _ := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "d.db"))
+			db, _ := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "d.db"))
 			return db
 		}},
 	} {

@@ -1,8 +1,8 @@
 // Package store is dxhub's durable state: submissions, attachment metadata, XÖV
 // messages, the work queue with leases, deliveries with their attempts and retry
 // schedule, the status history that doubles as outbox, inbound de-duplication and
-// the local Postfach. The embedded default runs on SQLite (github.com/mattn/go-sqlite3,
-// SQLite's C code linked through cgo) in WAL mode; OpenPostgres runs the same Store on PostgreSQL (pgx v5),
+// the local Postfach. The embedded default runs on SQLite (modernc.org/sqlite, no
+// cgo) in WAL mode; OpenPostgres runs the same Store on PostgreSQL (pgx v5),
 // with its own migration set (migrations_pg) and dialect switches where the
 // SQL differs (see postgres.go).
 //
@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/dxhub/dxhub/routing"
-	"github.com/mattn/go-sqlite3"
+	"modernc.org/sqlite"
 )
 
 //go:embed migrations/*.sql
@@ -65,19 +65,16 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	if sync != "FULL" && sync != "NORMAL" {
 		return nil, fmt.Errorf("store: synchronous must be FULL or NORMAL, got %q", opts.Synchronous)
 	}
-	// The driver runs each _ key as a PRAGMA on every new connection
-	// (TestSQLitePragmas reads them back).
 	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "10000")
-	q.Set("_foreign_keys", "1")
-	q.Set("_synchronous", sync)
-	// A larger page cache per connection (16 MiB) saves a read syscall per
-	// page. (A memory map was measured worse: SQLite remaps the growing
-	// file at the start of read transactions.)
-	q.Set("_cache_size", "-16384")
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(" + sync + ")",
+		// A larger page cache per connection (16 MiB) saves a read syscall per
+		// page. (A memory map was measured worse: SQLite remaps the growing
+		// file at the start of read transactions.)
+		"cache_size(-16384)"} {
+		q.Add("_pragma", p)
+	}
 	q.Set("_txlock", "immediate")
-	db := sql.OpenDB(cachingConnector{dsn: "file:" + path + "?" + q.Encode(), drv: &sqlite3.SQLiteDriver{}})
+	db := sql.OpenDB(cachingConnector{dsn: "file:" + path + "?" + q.Encode(), drv: &sqlite.Driver{}})
 	// Keep connections open: database/sql's default of two idle connections
 	// made every burst of concurrent reads open (pragmas, schema parse) and
 	// close SQLite connections, losing their statement caches — 7 % of the
