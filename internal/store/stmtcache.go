@@ -4,23 +4,35 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-
-	"modernc.org/sqlite"
+	"strings"
 )
 
 // A prepared-statement cache for SQLite connections.
 //
 // database/sql hands a query string to the driver on every ExecContext and
-// QueryContext; modernc's driver then parses and plans it anew and finalizes
-// it afterwards. The hub runs the same few hundred statements over and over,
+// QueryContext; the driver then parses and plans it anew and finalizes it
+// afterwards. The hub runs the same few hundred statements over and over,
 // and the CPU profile of the full path showed SQLite's parser
 // (sqlite3Prepare, yy_reduce) at about 15 % of the hub's CPU. The wrapper
 // below keeps each connection's prepared statements keyed by their text:
 // database/sql sees a connection without ExecerContext/QueryerContext, so it
-// prepares, runs and closes a statement; the prepare is served from the cache
-// and the close only returns the statement to it (modernc resets a cached
-// statement after each use). SQLite re-prepares a cached statement itself
-// when the schema changes, so migrations need no special care.
+// prepares, runs and closes a statement; the prepare is served from the
+// cache and the close only returns the statement to it (the driver resets a
+// statement before it binds new arguments and when its rows are closed).
+// SQLite re-prepares a cached statement itself when the schema changes, so
+// migrations need no special care.
+//
+// Scripts of several statements (the migrations) run as one prepared
+// statement, which modernc's driver executes in full (TestStmtCache checks
+// it: a driver whose statements stop after the first one, such as
+// github.com/mattn/go-sqlite3's, needs them sent to its ExecContext). They
+// are never cached: a text holding a semicolon or longer than
+// stmtCacheMaxLen is prepared per use. A semicolon inside a literal only
+// costs the caching.
+//
+// The wrapper needs of the driver's connection only the context-aware
+// prepare and begin; Pinger, SessionResetter, Validator and
+// NamedValueChecker are forwarded where the connection has them.
 
 // stmtCacheSize bounds the statements kept per connection; statements beyond
 // it are prepared and finalized per use as before. The hub's statements are
@@ -33,7 +45,7 @@ const stmtCacheMaxLen = 4096
 
 type cachingConnector struct {
 	dsn string
-	drv *sqlite.Driver
+	drv driver.Driver
 }
 
 func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
@@ -46,14 +58,11 @@ func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
 
 func (c cachingConnector) Driver() driver.Driver { return c.drv }
 
-// sqliteConn is what cachingConn needs of modernc's connection.
+// sqliteConn is what cachingConn needs of the driver's connection.
 type sqliteConn interface {
 	driver.Conn
 	driver.ConnPrepareContext
 	driver.ConnBeginTx
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
 }
 
 type cachingConn struct {
@@ -68,6 +77,11 @@ func newCachingConn(conn driver.Conn) (*cachingConn, error) {
 		return nil, errors.New("store: SQLite driver connection lacks context support")
 	}
 	return &cachingConn{c: c, stmts: make(map[string]*cachedStmt)}, nil
+}
+
+// cacheable tells whether query's prepared statement may be kept.
+func cacheable(query string) bool {
+	return len(query) <= stmtCacheMaxLen && !strings.Contains(query, ";")
 }
 
 func (c *cachingConn) Prepare(query string) (driver.Stmt, error) {
@@ -86,10 +100,14 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := c.stmts[query]; ok || len(c.stmts) >= stmtCacheSize || len(query) > stmtCacheMaxLen {
+	if _, ok := c.stmts[query]; ok || len(c.stmts) >= stmtCacheSize || !cacheable(query) {
 		return st, nil
 	}
-	cs := &cachedStmt{stmt: st.(sqliteStmt), busy: true}
+	ss, ok := st.(sqliteStmt)
+	if !ok {
+		return st, nil
+	}
+	cs := &cachedStmt{stmt: ss, busy: true}
 	c.stmts[query] = cs
 	return cs, nil
 }
@@ -102,9 +120,35 @@ func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 	return c.c.BeginTx(ctx, opts)
 }
 
-func (c *cachingConn) Ping(ctx context.Context) error         { return c.c.Ping(ctx) }
-func (c *cachingConn) ResetSession(ctx context.Context) error { return c.c.ResetSession(ctx) }
-func (c *cachingConn) IsValid() bool                          { return c.c.IsValid() }
+func (c *cachingConn) Ping(ctx context.Context) error {
+	if p, ok := c.c.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.c.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) IsValid() bool {
+	if v, ok := c.c.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// CheckNamedValue applies the driver's own argument conversion where it has
+// one; driver.ErrSkip makes database/sql use its default conversion.
+func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := c.c.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
 
 // Close finalizes the cached statements, then closes the connection.
 func (c *cachingConn) Close() error {
@@ -117,7 +161,7 @@ func (c *cachingConn) Close() error {
 	return errors.Join(errs...)
 }
 
-// sqliteStmt is what cachedStmt needs of modernc's statement.
+// sqliteStmt is what cachedStmt needs of the driver's statement.
 type sqliteStmt interface {
 	driver.Stmt
 	driver.StmtExecContext
@@ -138,6 +182,14 @@ func (s *cachedStmt) Close() error {
 }
 
 func (s *cachedStmt) NumInput() int { return s.stmt.NumInput() }
+
+// CheckNamedValue forwards to the statement's own conversion, if any.
+func (s *cachedStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := s.stmt.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
 
 func (s *cachedStmt) Exec(args []driver.Value) (driver.Result, error) {
 	return s.stmt.ExecContext(context.Background(), named(args))

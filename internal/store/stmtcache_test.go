@@ -38,6 +38,16 @@ func TestStmtCache(t *testing.T) {
 		t.Fatal("duplicate key accepted")
 	}
 	mustExec(`INSERT INTO t (id, v) VALUES (?, ?)`, 6, "v")
+	// A short script runs every statement, not only the first one a
+	// prepared statement would run; twice, so a cached first half would show.
+	for range 2 {
+		mustExec(`CREATE TABLE s (x INTEGER); INSERT INTO s VALUES (1); INSERT INTO s VALUES (2)`)
+		var sum int
+		if err := db.QueryRowContext(ctx, `SELECT sum(x) FROM s`).Scan(&sum); err != nil || sum != 3 {
+			t.Fatalf("script: sum = %d, %v", sum, err)
+		}
+		mustExec(`DROP TABLE s`)
+	}
 
 	const q = `SELECT id FROM t WHERE id >= ? ORDER BY id`
 	tx, err := db.BeginTx(ctx, nil)
