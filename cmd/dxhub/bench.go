@@ -36,10 +36,12 @@ type benchScenario struct {
 	Count       int
 	Concurrency int
 	HalfRate    bool // paced at half the full-path throughput of the closed-loop run before it
+	OSCI        bool // delivered over OSCI 1.2 through an intermediary (bench_osci.go)
 }
 
 // defaultScenarios are the payload sizes issue 8 asks for: a 10 KB JSON
-// submission, and submissions with a 1 MB and a 100 MB attachment.
+// submission, and submissions with a 1 MB and a 100 MB attachment; then the
+// 10 KB submission delivered over OSCI 1.2 with both crypto levels.
 func defaultScenarios(scale float64) []benchScenario {
 	n := func(v int) int { return max(int(float64(v)*scale), 1) }
 	return []benchScenario{
@@ -47,6 +49,7 @@ func defaultScenarios(scale float64) []benchScenario {
 		{Name: "10 KB JSON at 50 % of max", PadJSON: 10_000, Count: n(2000), Concurrency: 32, HalfRate: true},
 		{Name: "1 MB attachment", Attachment: 1_000_000, Count: n(300), Concurrency: 8},
 		{Name: "100 MB attachment", Attachment: 100_000_000, Count: n(3), Concurrency: 1},
+		{Name: osciScenarioName, PadJSON: 10_000, Count: n(1000), Concurrency: 16, OSCI: true},
 	}
 }
 
@@ -55,7 +58,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hubURL := fs.String("hub", "", "drive this running hub (default: start a fresh `dxhub serve` per scenario, embedded default)")
 	apiKey := fs.String("api-key", "", "portal API key for --hub")
 	pid := fs.Int("pid", 0, "with --hub: the hub's process ID on this machine, to measure its CPU and memory")
-	only := fs.String("scenarios", "", "comma-separated scenario names to run (\"10KB\", \"half\", \"1MB\", \"100MB\"); default all")
+	only := fs.String("scenarios", "", "comma-separated scenario names to run (\"10KB\", \"half\", \"1MB\", \"100MB\", \"OSCI\"); default all")
 	scale := fs.Float64("scale", 1, "multiply every scenario's submission count (0.1 for a quick look)")
 	fachverfahren := fs.Int("fachverfahren", 2, "parallel Fachverfahren mailbox clients")
 	out := fs.String("out", "", "write the results with the machine description as Markdown to this file (e.g. BENCHMARKS.md)")
@@ -82,6 +85,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if !benchSelected(*only, sc) {
 			continue
 		}
+		if sc.OSCI && *hubURL != "" {
+			fmt.Fprintf(stderr, "bench: %s: skipped with --hub (the scenario configures its own hub and intermediary)\n", sc.Name)
+			continue
+		}
 		rate := 0.0
 		if sc.HalfRate {
 			if lastMax == 0 {
@@ -94,7 +101,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		if !sc.HalfRate && sc.Attachment == 0 {
+		if !sc.HalfRate && sc.Attachment == 0 && !sc.OSCI {
 			lastMax = res.Throughput
 		}
 		results = append(results, benchResult{Scenario: sc.Name, Result: res})
@@ -136,6 +143,8 @@ func benchSelected(only string, sc benchScenario) bool {
 	}
 	key := "10KB"
 	switch {
+	case sc.OSCI:
+		key = "OSCI"
 	case sc.HalfRate:
 		key = "half"
 	case sc.Attachment >= 100_000_000:
@@ -175,6 +184,9 @@ func benchSample() (map[string]any, error) {
 // runScenario measures one scenario, on a fresh hub unless hubURL is given.
 func runScenario(ctx context.Context, sc benchScenario, rate float64, hubURL, apiKey string, pid, fv int,
 	sample map[string]any, stderr io.Writer) (loadgen.Result, error) {
+	if sc.OSCI {
+		return runOSCIScenario(ctx, sc, fv, sample, stderr)
+	}
 	o := loadgen.Options{
 		BaseURL: hubURL, APIKey: apiKey, Submission: sample, ReaderKey: "ags:05315000",
 		Count: sc.Count, Concurrency: sc.Concurrency, Rate: rate, Attachment: sc.Attachment, PadJSON: sc.PadJSON,
@@ -214,7 +226,8 @@ type benchChild struct {
 // point it at the binary they built).
 var benchExecutable = os.Executable
 
-func startBenchHub(ctx context.Context, stderr io.Writer) (*benchChild, error) {
+// tweaks adjust the configuration document before it is written.
+func startBenchHub(ctx context.Context, stderr io.Writer, tweaks ...func(doc map[string]any) error) (*benchChild, error) {
 	exe, err := benchExecutable()
 	if err != nil {
 		return nil, err
@@ -234,7 +247,7 @@ func startBenchHub(ctx context.Context, stderr io.Writer) (*benchChild, error) {
 	h.hook = &http.Server{Handler: h.tracker, ReadHeaderTimeout: 10 * time.Second}
 	go h.hook.Serve(ln)
 	cfgFile := filepath.Join(dir, "dxhub.yaml")
-	if err := writeBenchConfig(cfgFile, h.apiKey, "http://"+ln.Addr().String()+"/events", secret); err != nil {
+	if err := writeBenchConfig(cfgFile, h.apiKey, "http://"+ln.Addr().String()+"/events", secret, tweaks...); err != nil {
 		h.stop()
 		return nil, err
 	}
@@ -314,7 +327,7 @@ func (h *benchChild) stop() {
 
 // writeBenchConfig writes the embedded default configuration with the demo
 // portal replaced by one with a random key and the bench's webhook.
-func writeBenchConfig(path, apiKey, hookURL, secret string) error {
+func writeBenchConfig(path, apiKey, hookURL, secret string, tweaks ...func(doc map[string]any) error) error {
 	var doc map[string]any
 	if err := yaml.Unmarshal(config.DefaultYAML(), &doc); err != nil {
 		return fmt.Errorf("bench: embedded default: %w", err)
@@ -323,6 +336,11 @@ func writeBenchConfig(path, apiKey, hookURL, secret string) error {
 		"id": "bench-portal", "name": "dxhub bench", "apiKey": apiKey, "tenants": []any{"05315000"},
 		"webhook": map[string]any{"url": hookURL, "secret": secret},
 	}}
+	for _, t := range tweaks {
+		if err := t(doc); err != nil {
+			return err
+		}
+	}
 	b, err := yaml.Marshal(doc)
 	if err != nil {
 		return err
@@ -364,6 +382,7 @@ func benchTable(rs []benchResult) string {
 			ms(r.Intake.P50), ms(r.Intake.P95), ms(r.Intake.P99),
 			ms(r.EndToEnd.P50), ms(r.EndToEnd.P95), ms(r.EndToEnd.P99), cpu, rss)
 	}
+	osciNote(&b, rs)
 	return b.String()
 }
 
@@ -388,6 +407,7 @@ func benchDocument(rs []benchResult, table string, argv []string) string {
 	fmt.Fprintln(&b, "webhook receives the signed event. End-to-end latency runs from the POST to that webhook call; CPU is the")
 	fmt.Fprintln(&b, "hub process's user + system time divided by the submissions; peak RSS is the hub's VmHWM.")
 	fmt.Fprintln(&b)
+	osciParagraph(&b, rs)
 	fmt.Fprint(&b, table)
 	return b.String()
 }

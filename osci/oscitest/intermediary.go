@@ -104,6 +104,9 @@ type Options struct {
 	// DialogTimeout ends explicit dialogs idle for longer (default 10 min);
 	// a later order in such a dialog is refused with 9400.
 	DialogTimeout time.Duration
+	// DiscardExchanges keeps no log of the exchanges (Exchanges returns
+	// none), for long runs such as `dxhub bench`.
+	DiscardExchanges bool
 }
 
 // Delivery is one stored delivery.
@@ -340,7 +343,9 @@ func (im *Intermediary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var retryAfter int
 	resp, status := im.handle(r.Context(), body, &ex, &retryAfter)
 	im.mu.Lock()
-	im.exchanges = append(im.exchanges, ex)
+	if !im.opts.DiscardExchanges {
+		im.exchanges = append(im.exchanges, ex)
+	}
 	release := im.release
 	im.mu.Unlock()
 	if status == -1 { // timeout after receipt, or a stalled order
