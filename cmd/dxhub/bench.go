@@ -66,8 +66,16 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cluster := fs.String("cluster", "", "measure a cluster curve instead (bench_cluster.go): process counts, e.g. 1,2,3")
 	recipients := fs.Int("recipients", 12, "with --cluster: recipients (tenants) the submissions are spread over")
 	partitions := fs.Int("partitions", 24, "with --cluster: partitions of the work topic")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the bench process itself (load generator, Fachverfahren, OSCI intermediary) to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if *cluster != "" {
 		return cmdBenchCluster(ctx, *cluster, *hubURL, *scale, *recipients, *partitions, *fachverfahren, *out, *asJSON, args, stdout, stderr)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/dxhub/dxhub/internal/loadgen"
@@ -166,4 +167,17 @@ submission as in the XTA rows. End-to-end latency therefore includes up to a sec
 `)
 		return
 	}
+}
+
+// startCPUProfile profiles the bench process into file until stop.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
