@@ -45,7 +45,7 @@ var (
 func ident(i *xmlsectest.Identity) osci.Identity { return osci.Identity{Key: i.Key, Cert: i.Cert} }
 
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *oscitest.Server
 	store   *store.Store
 	blobs   *blob.Store
@@ -62,7 +62,7 @@ type sent struct {
 	env  []byte
 }
 
-func newFixture(t *testing.T, readerCert *x509.Certificate) *fixture {
+func newFixture(t testing.TB, readerCert *x509.Certificate) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t}
