@@ -34,7 +34,9 @@ func BenchmarkFetchMailbox(b *testing.B) {
 	}
 	md := etree.NewDocument()
 	_ = md.ReadFromString(`<oscimeta:MessageMetaData xmlns:oscimeta="http://www.osci.eu/ws/2014/10/transport" Id="MetaData"><oscimeta:Originators><oscimeta:Author><oscimeta:Identifier type="xoev">ags:05315000</oscimeta:Identifier></oscimeta:Author></oscimeta:Originators></oscimeta:MessageMetaData>`)
-	recv := recvFunc(func(context.Context, routing.Inbound) (routing.InboundRecord, error) { return routing.InboundRecord{}, nil })
+	recv := recvFunc(func(context.Context, routing.Inbound) (routing.InboundRecord, error) {
+		return routing.InboundRecord{}, nil
+	})
 	opts := osciclient.MailboxOptions{Intermediary: f.srv.URL, Max: 1000}
 	const batch = 20
 	// The first run (with the recovery check) is not measured.
