@@ -287,8 +287,12 @@ func (a *Adapter) fetchMailbox(ctx context.Context, o MailboxOptions, recv Recei
 		if stored {
 			n++
 			// Stored: hand it over now rather than after the whole run (a
-			// run lasts as long as replies keep arriving).
-			if err = a.process(ctx, it, recv); err != nil {
+			// run lasts as long as replies keep arriving), from the message
+			// Decode already parsed and verified rather than by parsing the
+			// stored body again.
+			if err = a.finish(ctx, it.MessageID, recv, func() (string, error) {
+				return a.handleMessage(ctx, it.MessageID, r.Message, r.Attachments, recv)
+			}); err != nil {
 				break
 			}
 		}
@@ -387,14 +391,20 @@ func (a *Adapter) ProcessInbox(ctx context.Context, recv Receiver) (int, error) 
 
 // process hands one stored delivery to recv and marks it handled.
 func (a *Adapter) process(ctx context.Context, it store.OSCIInboxItem, recv Receiver) error {
-	note, err := a.handle(ctx, it, recv)
+	return a.finish(ctx, it.MessageID, recv, func() (string, error) { return a.handle(ctx, it, recv) })
+}
+
+// finish runs handle for the stored delivery messageID and marks it handled
+// with handle's note.
+func (a *Adapter) finish(ctx context.Context, messageID string, recv Receiver, handle func() (string, error)) error {
+	note, err := handle()
 	if err != nil {
-		return fmt.Errorf("osciclient: inbox %s: %w", it.MessageID, err)
+		return fmt.Errorf("osciclient: inbox %s: %w", messageID, err)
 	}
 	if note != "" {
-		a.log.Warn("osci: mailbox delivery kept without effect", "message_id", it.MessageID, "note", note)
+		a.log.Warn("osci: mailbox delivery kept without effect", "message_id", messageID, "note", note)
 	}
-	return a.store.OSCIInboxDone(ctx, it.MessageID, note, a.opts.Clock.Now())
+	return a.store.OSCIInboxDone(ctx, messageID, note, a.opts.Clock.Now())
 }
 
 func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Receiver) (string, error) {
@@ -406,6 +416,13 @@ func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Recei
 	if err != nil {
 		return "stored envelope unreadable: " + err.Error(), nil
 	}
+	return a.handleMessage(ctx, it.MessageID, m, parts[1:], recv)
+}
+
+// handleMessage opens the content of a mailbox delivery (its envelope m and
+// MIME parts atts) and hands it to recv; a non-empty note says why it had no
+// effect.
+func (a *Adapter) handleMessage(ctx context.Context, messageID string, m *osci.Message, parts []osci.Part, recv Receiver) (string, error) {
 	author := m.SignatureCertOriginator
 	if author == nil {
 		return "no SignatureCertificateOriginator: the Author signature cannot be checked", nil
@@ -413,18 +430,18 @@ func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Recei
 	if err := xmlsec.CheckCertificate(author, xmlsec.UsageSignature, a.opts.Clock.Now()); err != nil {
 		return "author certificate: " + err.Error(), nil
 	}
-	contents, err := osci.OpenContent(m.ContentPackage, &xmlsec.Decrypter{Key: a.opts.Cipher.Key, Cert: a.opts.Cipher.Cert}, author, parts[1:])
+	contents, err := osci.OpenContent(m.ContentPackage, &xmlsec.Decrypter{Key: a.opts.Cipher.Key, Cert: a.opts.Cipher.Cert}, author, parts)
 	if err != nil {
 		return "content: " + err.Error(), nil
 	}
 	if len(contents) == 0 {
 		return "no content", nil
 	}
-	atts, err := a.keepAttachments(ctx, it.MessageID, contents[1:])
+	atts, err := a.keepAttachments(ctx, messageID, contents[1:])
 	if err != nil {
 		return "", err
 	}
-	_, err = recv.Receive(ctx, routing.Inbound{TransportID: it.MessageID, Transport: routing.TransportOSCI,
+	_, err = recv.Receive(ctx, routing.Inbound{TransportID: messageID, Transport: routing.TransportOSCI,
 		AuthorKey: authorOf(m), ReaderKey: a.opts.AuthorKey, Payload: contents[0].Data, Attachments: atts})
 	switch {
 	case err == nil, errors.Is(err, routing.ErrDuplicate):
