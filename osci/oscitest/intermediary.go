@@ -162,6 +162,9 @@ type Intermediary struct {
 	faults     []*Fault
 	exchanges  []Exchange
 	release    chan struct{}
+	// fps memoises certificate fingerprints (fetch and fetchProcessCard
+	// compare every stored delivery's certificates).
+	fps map[*x509.Certificate]string
 }
 
 // New returns an intermediary; serve it with Start or as an http.Handler.
@@ -177,7 +180,7 @@ func New(o Options) (*Intermediary, error) {
 	}
 	return &Intermediary{opts: o, dec: &xmlsec.Decrypter{Key: o.Identity.Key, Cert: o.Identity.Cert},
 		nextConv: 1000, dialogs: map[int64]*dialog{}, seen: map[string]bool{}, issued: map[string]bool{},
-		deliveries: map[string]*Delivery{}, release: make(chan struct{})}, nil
+		deliveries: map[string]*Delivery{}, release: make(chan struct{}), fps: map[*x509.Certificate]string{}}, nil
 }
 
 // Server is a running intermediary.
@@ -313,6 +316,16 @@ func newID() string {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// fp is fingerprint, memoised; im.mu must be held.
+func (im *Intermediary) fp(c *x509.Certificate) string {
+	if f, ok := im.fps[c]; ok {
+		return f
+	}
+	f := fingerprint(c)
+	im.fps[c] = f
+	return f
 }
 
 func fingerprint(c *x509.Certificate) string {
@@ -702,11 +715,11 @@ func (im *Intermediary) fetch(dlg *dialog, sel *osci.Selection, now time.Time) (
 	if dlg == nil || dlg.cipher == nil {
 		return Delivery{}, "9802"
 	}
-	fp := fingerprint(dlg.cipher)
+	fp := im.fp(dlg.cipher)
 	var found *Delivery
 	for _, id := range im.order {
 		d := im.deliveries[id]
-		if d.Addressee == nil || fingerprint(d.Addressee) != fp {
+		if d.Addressee == nil || im.fp(d.Addressee) != fp {
 			continue
 		}
 		switch {
@@ -751,7 +764,7 @@ func (im *Intermediary) cards(dlg *dialog, sel *osci.Selection) ([]osci.ProcessC
 	var fps []string
 	for _, c := range []*x509.Certificate{dlg.cipher, dlg.signer} {
 		if c != nil {
-			fps = append(fps, fingerprint(c))
+			fps = append(fps, im.fp(c))
 		}
 	}
 	mine := func(d *Delivery) bool {
@@ -766,7 +779,7 @@ func (im *Intermediary) cards(dlg *dialog, sel *osci.Selection) ([]osci.ProcessC
 				continue
 			}
 			for _, fp := range fps {
-				if fingerprint(c) == fp {
+				if im.fp(c) == fp {
 					return true
 				}
 			}

@@ -3,9 +3,9 @@ package oscitest_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
