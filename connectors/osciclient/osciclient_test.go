@@ -252,7 +252,22 @@ func TestAmbiguousStoreIsNotRepeated(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, readerID.Cert)
 	f.srv.Inject(oscitest.Fault{Kind: osci.StoreDelivery, TimeoutAfterReceipt: true})
-	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	// The hub gives up once the intermediary has executed the order (and
+	// holds its answer back): not after a fixed time, which a loaded machine
+	// may need for the steps before.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for len(f.srv.Deliveries()) == 0 {
+			select {
+			case <-tick.C:
+			case <-cctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
 	out := f.adapter.Deliver(cctx, f.del, f.msg, f.sub)
 	cancel()
 	if out.Kind != routing.Ambiguous {
