@@ -413,14 +413,30 @@ func (c *Client) FetchDelivery(ctx context.Context, messageID string) (*Response
 	if err != nil {
 		return nil, err
 	}
+	r, err := d.FetchDelivery(ctx, messageID)
+	if xerr := d.Exit(ctx); err == nil && xerr != nil {
+		err = xerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// FetchDelivery fetches one delivery in the explicit dialog d, like
+// Client.FetchDelivery: nil and no error when the mailbox holds nothing
+// (9803/9804; the dialog stays usable). Fetching several deliveries in one
+// dialog saves the initDialog and exitDialog exchanges (each signed and
+// encrypted both ways) per delivery.
+func (d *Dialog) FetchDelivery(ctx context.Context, messageID string) (*Response, error) {
+	if !d.explicit {
+		return nil, errors.New("osci: fetchDelivery needs an explicit dialog (InitDialog)")
+	}
 	m := &Message{Kind: FetchDelivery}
 	if messageID != "" {
 		m.Selection = &Selection{MessageIDs: []string{messageID}}
 	}
 	r, err := d.Do(ctx, m)
-	if xerr := d.Exit(ctx); err == nil && xerr != nil {
-		err = xerr
-	}
 	if err != nil {
 		var fe *FeedbackError
 		if errors.As(err, &fe) && (fe.Code == "9803" || fe.Code == "9804") {

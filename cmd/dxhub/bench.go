@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,10 +40,12 @@ type benchScenario struct {
 	// it measures durable intake (202 after the group commit) without the
 	// pipeline competing for the cores.
 	IntakeOnly bool
+	OSCI        bool // delivered over OSCI 1.2 through an intermediary (bench_osci.go)
 }
 
 // defaultScenarios are the payload sizes issue 8 asks for: a 10 KB JSON
-// submission, and submissions with a 1 MB and a 100 MB attachment.
+// submission, and submissions with a 1 MB and a 100 MB attachment; then the
+// 10 KB submission delivered over OSCI 1.2 with both crypto levels.
 func defaultScenarios(scale float64) []benchScenario {
 	n := func(v int) int { return max(int(float64(v)*scale), 1) }
 	return []benchScenario{
@@ -53,6 +54,7 @@ func defaultScenarios(scale float64) []benchScenario {
 		{Name: "10 KB JSON at 50 % of max", PadJSON: 10_000, Count: n(2000), Concurrency: 32, HalfRate: true},
 		{Name: "1 MB attachment", Attachment: 1_000_000, Count: n(300), Concurrency: 8},
 		{Name: "100 MB attachment", Attachment: 100_000_000, Count: n(3), Concurrency: 1},
+		{Name: osciScenarioName, PadJSON: 10_000, Count: n(1000), Concurrency: 16, OSCI: true},
 	}
 }
 
@@ -61,28 +63,24 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hubURL := fs.String("hub", "", "drive this running hub (default: start a fresh `dxhub serve` per scenario, embedded default)")
 	apiKey := fs.String("api-key", "", "portal API key for --hub")
 	pid := fs.Int("pid", 0, "with --hub: the hub's process ID on this machine, to measure its CPU and memory")
-	only := fs.String("scenarios", "", "comma-separated scenario names to run (\"10KB\", \"half\", \"1MB\", \"100MB\"); default all")
+	only := fs.String("scenarios", "", "comma-separated scenario names to run (\"intake\", \"10KB\", \"half\", \"1MB\", \"100MB\", \"OSCI\"); default all")
 	scale := fs.Float64("scale", 1, "multiply every scenario's submission count (0.1 for a quick look)")
 	fachverfahren := fs.Int("fachverfahren", 2, "parallel Fachverfahren mailbox clients")
 	out := fs.String("out", "", "write the results with the machine description as Markdown to this file (e.g. BENCHMARKS.md)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the bench process itself (load generator, Fachverfahren, webhook receiver) to this file")
 	cluster := fs.String("cluster", "", "measure a cluster curve instead (bench_cluster.go): process counts, e.g. 1,2,3")
 	recipients := fs.Int("recipients", 12, "with --cluster: recipients (tenants) the submissions are spread over")
 	partitions := fs.Int("partitions", 24, "with --cluster: partitions of the work topic")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the bench process itself (load generator, Fachverfahren, OSCI intermediary) to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if *cluster != "" {
 		return cmdBenchCluster(ctx, *cluster, *hubURL, *scale, *recipients, *partitions, *fachverfahren, *out, *asJSON, args, stdout, stderr)
@@ -100,6 +98,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if !benchSelected(*only, sc) {
 			continue
 		}
+		if sc.OSCI && *hubURL != "" {
+			fmt.Fprintf(stderr, "bench: %s: skipped with --hub (the scenario configures its own hub and intermediary)\n", sc.Name)
+			continue
+		}
 		rate := 0.0
 		if sc.HalfRate {
 			if lastMax == 0 {
@@ -112,7 +114,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		if !sc.HalfRate && !sc.IntakeOnly && sc.Attachment == 0 {
+		if !sc.HalfRate && !sc.IntakeOnly && sc.Attachment == 0 && !sc.OSCI {
 			lastMax = res.Throughput
 		}
 		results = append(results, benchResult{Scenario: sc.Name, Result: res})
@@ -156,6 +158,8 @@ func benchSelected(only string, sc benchScenario) bool {
 	switch {
 	case sc.IntakeOnly:
 		key = "intake"
+	case sc.OSCI:
+		key = "OSCI"
 	case sc.HalfRate:
 		key = "half"
 	case sc.Attachment >= 100_000_000:
@@ -195,6 +199,9 @@ func benchSample() (map[string]any, error) {
 // runScenario measures one scenario, on a fresh hub unless hubURL is given.
 func runScenario(ctx context.Context, sc benchScenario, rate float64, hubURL, apiKey string, pid, fv int,
 	sample map[string]any, stderr io.Writer) (loadgen.Result, error) {
+	if sc.OSCI {
+		return runOSCIScenario(ctx, sc, fv, sample, stderr)
+	}
 	o := loadgen.Options{
 		BaseURL: hubURL, APIKey: apiKey, Submission: sample, ReaderKey: "ags:05315000",
 		Count: sc.Count, Concurrency: sc.Concurrency, Rate: rate, Attachment: sc.Attachment, PadJSON: sc.PadJSON,
@@ -205,11 +212,14 @@ func runScenario(ctx context.Context, sc benchScenario, rate float64, hubURL, ap
 		o.Probe = loadgen.ProcProbe{PID: pid}
 	}
 	if hubURL == "" {
-		var env []string
+		var tweaks []func(map[string]any) error
 		if sc.IntakeOnly {
-			env = append(env, "DXHUB_WORKERS_COUNT=0")
+			tweaks = append(tweaks, func(doc map[string]any) error {
+				doc["workers"] = map[string]any{"count": 0}
+				return nil
+			})
 		}
-		child, err := startBenchHub(ctx, stderr, env...)
+		child, err := startBenchHub(ctx, stderr, tweaks...)
 		if err != nil {
 			return loadgen.Result{}, err
 		}
@@ -238,7 +248,8 @@ type benchChild struct {
 // point it at the binary they built).
 var benchExecutable = os.Executable
 
-func startBenchHub(ctx context.Context, stderr io.Writer, env ...string) (*benchChild, error) {
+// tweaks adjust the configuration document before it is written.
+func startBenchHub(ctx context.Context, stderr io.Writer, tweaks ...func(doc map[string]any) error) (*benchChild, error) {
 	exe, err := benchExecutable()
 	if err != nil {
 		return nil, err
@@ -258,7 +269,7 @@ func startBenchHub(ctx context.Context, stderr io.Writer, env ...string) (*bench
 	h.hook = &http.Server{Handler: h.tracker, ReadHeaderTimeout: 10 * time.Second}
 	go h.hook.Serve(ln)
 	cfgFile := filepath.Join(dir, "dxhub.yaml")
-	if err := writeBenchConfig(cfgFile, h.apiKey, "http://"+ln.Addr().String()+"/events", secret); err != nil {
+	if err := writeBenchConfig(cfgFile, h.apiKey, "http://"+ln.Addr().String()+"/events", secret, tweaks...); err != nil {
 		h.stop()
 		return nil, err
 	}
@@ -269,7 +280,7 @@ func startBenchHub(ctx context.Context, stderr io.Writer, env ...string) (*bench
 	}
 	addr := hubLn.Addr().String()
 	hubLn.Close()
-	if err := h.spawn(ctx, exe, cfgFile, filepath.Join(dir, "data"), addr, stderr, env...); err != nil {
+	if err := h.spawn(ctx, exe, cfgFile, filepath.Join(dir, "data"), addr, stderr); err != nil {
 		h.stop()
 		return nil, err
 	}
@@ -338,7 +349,7 @@ func (h *benchChild) stop() {
 
 // writeBenchConfig writes the embedded default configuration with the demo
 // portal replaced by one with a random key and the bench's webhook.
-func writeBenchConfig(path, apiKey, hookURL, secret string) error {
+func writeBenchConfig(path, apiKey, hookURL, secret string, tweaks ...func(doc map[string]any) error) error {
 	var doc map[string]any
 	if err := yaml.Unmarshal(config.DefaultYAML(), &doc); err != nil {
 		return fmt.Errorf("bench: embedded default: %w", err)
@@ -347,6 +358,11 @@ func writeBenchConfig(path, apiKey, hookURL, secret string) error {
 		"id": "bench-portal", "name": "dxhub bench", "apiKey": apiKey, "tenants": []any{"05315000"},
 		"webhook": map[string]any{"url": hookURL, "secret": secret},
 	}}
+	for _, t := range tweaks {
+		if err := t(doc); err != nil {
+			return err
+		}
+	}
 	b, err := yaml.Marshal(doc)
 	if err != nil {
 		return err
@@ -391,6 +407,7 @@ func benchTable(rs []benchResult) string {
 			name, r.Completed, r.Concurrency, full, rate(r.IntakeRate),
 			ms(r.Intake.P50), ms(r.Intake.P95), ms(r.Intake.P99), e2e, cpu, rss)
 	}
+	osciNote(&b, rs)
 	return b.String()
 }
 
@@ -415,6 +432,7 @@ func benchDocument(rs []benchResult, table string, argv []string) string {
 	fmt.Fprintln(&b, "webhook receives the signed event. End-to-end latency runs from the POST to that webhook call; CPU is the")
 	fmt.Fprintln(&b, "hub process's user + system time divided by the submissions; peak RSS is the hub's VmHWM.")
 	fmt.Fprintln(&b)
+	osciParagraph(&b, rs)
 	fmt.Fprint(&b, table)
 	return b.String()
 }

@@ -208,6 +208,13 @@ type MailboxOptions struct {
 	// intermediary saw fetched but the hub never stored (a crash between the
 	// fetch and the commit); default 7 days.
 	RecoverWindow time.Duration
+	// RecoverEvery is how often that check repeats while runs succeed
+	// (default 10 minutes). It always runs on the adapter's first run (after
+	// a restart: the crash it recovers from) and on the run after a failed
+	// one; a successful run has stored everything it fetched, so checking
+	// the whole window on every run (every second, say) would only re-read
+	// a growing list of process cards.
+	RecoverEvery time.Duration
 }
 
 // FetchMailbox fetches up to Max deliveries from the hub's own OSCI mailbox.
@@ -215,26 +222,51 @@ type MailboxOptions struct {
 // each opened message is stored first (de-duplicated by MessageId) and only
 // then handed to the back-channel by ProcessInbox. It returns how many new
 // deliveries were stored.
+//
+// Runs of one adapter are serialised. The deliveries are fetched in one
+// explicit dialog (one initDialog and exitDialog per run, not per delivery).
 func (a *Adapter) FetchMailbox(ctx context.Context, o MailboxOptions, recv Receiver) (int, error) {
 	if o.Max <= 0 {
 		o.Max = 100
 	}
+	if o.RecoverEvery <= 0 {
+		o.RecoverEvery = 10 * time.Minute
+	}
+	a.mailboxMu.Lock()
+	defer a.mailboxMu.Unlock()
+	start := a.opts.Clock.Now()
+	n, err := a.fetchMailbox(ctx, o, recv, start)
+	if err != nil {
+		delete(a.recovered, o.Intermediary) // the next run checks again
+	}
+	return n, err
+}
+
+func (a *Adapter) fetchMailbox(ctx context.Context, o MailboxOptions, recv Receiver, start time.Time) (int, error) {
 	// Deliveries stored by an earlier run but not yet handled go first.
-	if _, err := a.ProcessInbox(ctx, recv); err != nil {
+	if err := a.drainInbox(ctx, recv); err != nil {
 		return 0, err
 	}
 	c, err := a.client(o.Intermediary, "")
 	if err != nil {
 		return 0, fmt.Errorf("osciclient: mailbox: %w", err)
 	}
-	n, err := a.recoverMailbox(ctx, c, o)
+	n := 0
+	if last, ok := a.recovered[o.Intermediary]; !ok || start.Sub(last) >= o.RecoverEvery {
+		if n, err = a.recoverMailbox(ctx, c, o); err != nil {
+			return n, err
+		}
+		a.recovered[o.Intermediary] = start
+	}
+	d, err := c.InitDialog(ctx)
 	if err != nil {
-		return n, err
+		return n, fmt.Errorf("osciclient: mailbox initDialog: %w", err)
 	}
 	for n < o.Max {
-		r, err := c.FetchDelivery(ctx, "")
-		if err != nil {
-			return n, fmt.Errorf("osciclient: fetchDelivery: %w", err)
+		var r *osci.Response
+		if r, err = d.FetchDelivery(ctx, ""); err != nil {
+			err = fmt.Errorf("osciclient: fetchDelivery: %w", err)
+			break
 		}
 		if r == nil {
 			break
@@ -244,29 +276,57 @@ func (a *Adapter) FetchMailbox(ctx context.Context, o MailboxOptions, recv Recei
 			id = r.Message.ProcessCards[0].MessageID
 		}
 		if id == "" {
-			return n, fmt.Errorf("osciclient: fetched delivery without MessageId")
+			err = fmt.Errorf("osciclient: fetched delivery without MessageId")
+			break
 		}
-		stored, err := a.keep(ctx, o, id, r)
-		if err != nil {
-			return n, err
+		var it store.OSCIInboxItem
+		var stored bool
+		if it, stored, err = a.keep(ctx, o, id, r); err != nil {
+			break
 		}
 		if stored {
 			n++
+			// Stored: hand it over now rather than after the whole run (a
+			// run lasts as long as replies keep arriving), from the message
+			// Decode already parsed and verified rather than by parsing the
+			// stored body again.
+			if err = a.finish(ctx, it.MessageID, recv, func() (string, error) {
+				return a.handleMessage(ctx, it.MessageID, r.Message, r.Attachments, recv)
+			}); err != nil {
+				break
+			}
 		}
 	}
-	_, err = a.ProcessInbox(ctx, recv)
-	return n, err
+	if xerr := d.Exit(ctx); err == nil && xerr != nil {
+		// Everything fetched is stored; only the dialog's end failed.
+		a.log.WarnContext(ctx, "osci: mailbox exitDialog failed", "err", xerr)
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, a.drainInbox(ctx, recv)
+}
+
+// drainInbox runs ProcessInbox until no stored delivery is pending.
+func (a *Adapter) drainInbox(ctx context.Context, recv Receiver) error {
+	for {
+		n, err := a.ProcessInbox(ctx, recv)
+		if err != nil || n < inboxBatch {
+			return err
+		}
+	}
 }
 
 // keep stores a fetched delivery (false: stored before).
-func (a *Adapter) keep(ctx context.Context, o MailboxOptions, id string, r *osci.Response) (bool, error) {
+func (a *Adapter) keep(ctx context.Context, o MailboxOptions, id string, r *osci.Response) (store.OSCIInboxItem, bool, error) {
 	body := osci.WriteMIME(append([]osci.Part{{ContentID: osci.ContentIDMessage, ContentType: "text/xml; charset=UTF-8", Data: r.Envelope}}, r.Attachments...))
-	stored, err := a.store.OSCIInboxPut(ctx, store.OSCIInboxItem{MessageID: id, Intermediary: o.Intermediary, FetchedAt: a.opts.Clock.Now(), Body: body})
+	it := store.OSCIInboxItem{MessageID: id, Intermediary: o.Intermediary, FetchedAt: a.opts.Clock.Now(), Body: body}
+	stored, err := a.store.OSCIInboxPut(ctx, it)
 	if err != nil {
-		return false, err
+		return it, false, err
 	}
 	a.log.Info("osci: delivery fetched from the hub's mailbox", "message_id", id, "new", stored)
-	return stored, nil
+	return it, stored, nil
 }
 
 // recoverMailbox asks for the Laufzettel of deliveries to the hub received
@@ -299,7 +359,7 @@ func (a *Adapter) recoverMailbox(ctx context.Context, c *osci.Client, o MailboxO
 			continue
 		}
 		a.log.Warn("osci: recovering a delivery fetched before but never stored", "message_id", pc.MessageID)
-		stored, err := a.keep(ctx, o, pc.MessageID, r)
+		_, stored, err := a.keep(ctx, o, pc.MessageID, r)
 		if err != nil {
 			return n, err
 		}
@@ -315,25 +375,36 @@ func (a *Adapter) recoverMailbox(ctx context.Context, c *osci.Client, o MailboxO
 // the first content is the XÖV message. Duplicates count as handled; a
 // message that cannot be opened or parsed is kept with a note.
 func (a *Adapter) ProcessInbox(ctx context.Context, recv Receiver) (int, error) {
-	items, err := a.store.OSCIInboxPending(ctx, 100)
+	items, err := a.store.OSCIInboxPending(ctx, inboxBatch)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, it := range items {
-		note, err := a.handle(ctx, it, recv)
-		if err != nil {
-			return n, fmt.Errorf("osciclient: inbox %s: %w", it.MessageID, err)
-		}
-		if note != "" {
-			a.log.Warn("osci: mailbox delivery kept without effect", "message_id", it.MessageID, "note", note)
-		}
-		if err := a.store.OSCIInboxDone(ctx, it.MessageID, note, a.opts.Clock.Now()); err != nil {
+		if err := a.process(ctx, it, recv); err != nil {
 			return n, err
 		}
 		n++
 	}
 	return n, nil
+}
+
+// process hands one stored delivery to recv and marks it handled.
+func (a *Adapter) process(ctx context.Context, it store.OSCIInboxItem, recv Receiver) error {
+	return a.finish(ctx, it.MessageID, recv, func() (string, error) { return a.handle(ctx, it, recv) })
+}
+
+// finish runs handle for the stored delivery messageID and marks it handled
+// with handle's note.
+func (a *Adapter) finish(ctx context.Context, messageID string, recv Receiver, handle func() (string, error)) error {
+	note, err := handle()
+	if err != nil {
+		return fmt.Errorf("osciclient: inbox %s: %w", messageID, err)
+	}
+	if note != "" {
+		a.log.Warn("osci: mailbox delivery kept without effect", "message_id", messageID, "note", note)
+	}
+	return a.store.OSCIInboxDone(ctx, messageID, note, a.opts.Clock.Now())
 }
 
 func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Receiver) (string, error) {
@@ -345,6 +416,13 @@ func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Recei
 	if err != nil {
 		return "stored envelope unreadable: " + err.Error(), nil
 	}
+	return a.handleMessage(ctx, it.MessageID, m, parts[1:], recv)
+}
+
+// handleMessage opens the content of a mailbox delivery (its envelope m and
+// MIME parts atts) and hands it to recv; a non-empty note says why it had no
+// effect.
+func (a *Adapter) handleMessage(ctx context.Context, messageID string, m *osci.Message, parts []osci.Part, recv Receiver) (string, error) {
 	author := m.SignatureCertOriginator
 	if author == nil {
 		return "no SignatureCertificateOriginator: the Author signature cannot be checked", nil
@@ -352,18 +430,18 @@ func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Recei
 	if err := xmlsec.CheckCertificate(author, xmlsec.UsageSignature, a.opts.Clock.Now()); err != nil {
 		return "author certificate: " + err.Error(), nil
 	}
-	contents, err := osci.OpenContent(m.ContentPackage, &xmlsec.Decrypter{Key: a.opts.Cipher.Key, Cert: a.opts.Cipher.Cert}, author, parts[1:])
+	contents, err := osci.OpenContent(m.ContentPackage, &xmlsec.Decrypter{Key: a.opts.Cipher.Key, Cert: a.opts.Cipher.Cert}, author, parts)
 	if err != nil {
 		return "content: " + err.Error(), nil
 	}
 	if len(contents) == 0 {
 		return "no content", nil
 	}
-	atts, err := a.keepAttachments(ctx, it.MessageID, contents[1:])
+	atts, err := a.keepAttachments(ctx, messageID, contents[1:])
 	if err != nil {
 		return "", err
 	}
-	_, err = recv.Receive(ctx, routing.Inbound{TransportID: it.MessageID, Transport: routing.TransportOSCI,
+	_, err = recv.Receive(ctx, routing.Inbound{TransportID: messageID, Transport: routing.TransportOSCI,
 		AuthorKey: authorOf(m), ReaderKey: a.opts.AuthorKey, Payload: contents[0].Data, Attachments: atts})
 	switch {
 	case err == nil, errors.Is(err, routing.ErrDuplicate):
@@ -373,6 +451,9 @@ func (a *Adapter) handle(ctx context.Context, it store.OSCIInboxItem, recv Recei
 	}
 	return "", err
 }
+
+// inboxBatch is how many pending mailbox deliveries ProcessInbox handles.
+const inboxBatch = 100
 
 func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)

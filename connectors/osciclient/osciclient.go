@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -119,6 +120,11 @@ type Adapter struct {
 	opts  Options
 	log   *slog.Logger
 	http  *http.Client
+
+	// mailboxMu serialises FetchMailbox; recovered holds, per intermediary,
+	// when its mailbox recovery check last ran in a successful run.
+	mailboxMu sync.Mutex
+	recovered map[string]time.Time
 }
 
 var _ routing.Transport = (*Adapter)(nil)
@@ -154,7 +160,7 @@ func New(st Store, blobs Blobs, opts Options) (*Adapter, error) {
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(rt)
 	}
-	return &Adapter{store: st, blobs: blobs, opts: opts, log: opts.Logger,
+	return &Adapter{store: st, blobs: blobs, opts: opts, log: opts.Logger, recovered: map[string]time.Time{},
 		http: &http.Client{Transport: rt, Timeout: opts.Timeout}}, nil
 }
 

@@ -45,7 +45,7 @@ var (
 func ident(i *xmlsectest.Identity) osci.Identity { return osci.Identity{Key: i.Key, Cert: i.Cert} }
 
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *oscitest.Server
 	store   *store.Store
 	blobs   *blob.Store
@@ -62,7 +62,7 @@ type sent struct {
 	env  []byte
 }
 
-func newFixture(t *testing.T, readerCert *x509.Certificate) *fixture {
+func newFixture(t testing.TB, readerCert *x509.Certificate) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t}
@@ -252,7 +252,22 @@ func TestAmbiguousStoreIsNotRepeated(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, readerID.Cert)
 	f.srv.Inject(oscitest.Fault{Kind: osci.StoreDelivery, TimeoutAfterReceipt: true})
-	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	// The hub gives up once the intermediary has executed the order (and
+	// holds its answer back): not after a fixed time, which a loaded machine
+	// may need for the steps before.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for len(f.srv.Deliveries()) == 0 {
+			select {
+			case <-tick.C:
+			case <-cctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
 	out := f.adapter.Deliver(cctx, f.del, f.msg, f.sub)
 	cancel()
 	if out.Kind != routing.Ambiguous {
@@ -444,5 +459,103 @@ func TestFetchMailboxRecoversAfterCrash(t *testing.T) {
 	}
 	if n, err := f.adapter.FetchMailbox(ctx, osciclient.MailboxOptions{Intermediary: f.srv.URL}, recv); err != nil || n != 0 || len(got) != 1 {
 		t.Fatalf("second run: %d %v %d", n, err, len(got))
+	}
+}
+
+// kinds returns the kinds of the orders sent since mark.
+func (f *fixture) kinds(mark int) []osci.Kind {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []osci.Kind
+	for _, s := range f.sent[mark:] {
+		if !s.kind.Response() {
+			out = append(out, s.kind)
+		}
+	}
+	return out
+}
+
+func (f *fixture) mark() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sent)
+}
+
+// One mailbox run fetches all deliveries in one explicit dialog; the
+// recovery check (a fetchProcessCard of the whole window) runs on the first
+// run, after a failed run and after RecoverEvery, not on every run.
+func TestFetchMailboxOneDialogAndRecoveryCadence(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, readerID.Cert)
+	put := func() string {
+		cp, err := osci.SealContent("reply", []osci.Content{{Data: []byte("<quittung/>")}}, &osci.Identity{Key: readerID.Key, Cert: readerID.Cert}, hubEnc.Cert, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.srv.Put(oscitest.Delivery{Addressee: hubEnc.Cert, Originator: readerID.Cert, OriginatorEnc: readerID.Cert, Content: cp})
+	}
+	var got []string
+	recv := recvFunc(func(_ context.Context, in routing.Inbound) (routing.InboundRecord, error) {
+		got = append(got, in.TransportID)
+		return routing.InboundRecord{}, nil
+	})
+	opts := osciclient.MailboxOptions{Intermediary: f.srv.URL}
+	count := func(ks []osci.Kind, k osci.Kind) int {
+		n := 0
+		for _, x := range ks {
+			if x == k {
+				n++
+			}
+		}
+		return n
+	}
+	for range 3 {
+		put()
+	}
+	m := f.mark()
+	if n, err := f.adapter.FetchMailbox(ctx, opts, recv); err != nil || n != 3 || len(got) != 3 {
+		t.Fatalf("first run: %d %v %v", n, err, got)
+	}
+	ks := f.kinds(m)
+	// Recovery dialog (init, fetchProcessCard, exit) and the fetch dialog
+	// (init, 3 deliveries + the empty answer, exit).
+	if count(ks, osci.InitDialog) != 2 || count(ks, osci.ExitDialog) != 2 || count(ks, osci.FetchProcessCard) != 1 || count(ks, osci.FetchDelivery) != 4 {
+		t.Fatalf("first run sent %v", ks)
+	}
+
+	// A fetch that "crashed" (acknowledged, never stored) between two
+	// successful runs is not looked for on the next run…
+	lost := put()
+	hub := &osci.Client{URL: f.srv.URL, Signer: ident(hubSig), Cipher: ident(hubEnc), IntermediaryCert: interID.Cert,
+		IntermediarySigner: interID.Cert, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	if r, err := hub.FetchDelivery(ctx, ""); err != nil || r == nil {
+		t.Fatalf("lost fetch: %v", err)
+	}
+	m = f.mark()
+	if n, err := f.adapter.FetchMailbox(ctx, opts, recv); err != nil || n != 0 {
+		t.Fatalf("second run: %d %v", n, err)
+	}
+	if ks := f.kinds(m); count(ks, osci.FetchProcessCard) != 0 || count(ks, osci.InitDialog) != 1 {
+		t.Fatalf("second run sent %v", ks)
+	}
+	// …but once RecoverEvery has passed.
+	every := opts
+	every.RecoverEvery = time.Nanosecond
+	if n, err := f.adapter.FetchMailbox(ctx, every, recv); err != nil || n != 1 || got[len(got)-1] != lost {
+		t.Fatalf("recovery run: %d %v %v", n, err, got)
+	}
+
+	// A failed run makes the next run check again.
+	put()
+	f.srv.Inject(oscitest.Fault{Kind: osci.FetchDelivery, HTTPStatus: http.StatusServiceUnavailable})
+	if _, err := f.adapter.FetchMailbox(ctx, opts, recv); err == nil {
+		t.Fatal("the failed fetch was not reported")
+	}
+	m = f.mark()
+	if n, err := f.adapter.FetchMailbox(ctx, opts, recv); err != nil || n != 1 {
+		t.Fatalf("run after the failure: %d %v", n, err)
+	}
+	if ks := f.kinds(m); count(ks, osci.FetchProcessCard) != 1 {
+		t.Fatalf("run after the failure sent %v", ks)
 	}
 }

@@ -61,6 +61,10 @@ type Options struct {
 	PadJSON    int
 	// Fachverfahren is the number of parallel mailbox clients (default 2).
 	Fachverfahren int
+	// Reader, if set, replaces the XTA mailbox clients: each of the
+	// Fachverfahren workers runs Reader(ctx, i) until ctx ends (e.g. an
+	// OSCIFachverfahren fetching from an intermediary).
+	Reader func(ctx context.Context, i int) error
 	// Final is the status that completes a submission ("acknowledged", what
 	// the hub makes of the 1120).
 	Final string
@@ -76,6 +80,9 @@ type Options struct {
 	// DBProbe samples the database server (PostgreSQL: the postmaster and
 	// its backends; nil: not measured).
 	DBProbe Probe
+	// ReaderProbe samples the process running the simulated Fachverfahren
+	// (and, for OSCI, the intermediary); nil: not measured.
+	ReaderProbe Probe
 	// AttachmentDir is where the Fachverfahren spool fetched attachments
 	// (deleted after each message).
 	AttachmentDir string
@@ -130,6 +137,9 @@ type Result struct {
 	// DBCPU is the database server's CPU time during the run (DBProbe).
 	DBCPU       time.Duration
 	DBCPUPerSub time.Duration
+	// ReaderCPU is the ReaderProbe process's CPU time during the run.
+	ReaderCPU       time.Duration `json:",omitempty"`
+	ReaderCPUPerSub time.Duration `json:",omitempty"`
 }
 
 // Percentiles of a latency sample.
@@ -180,7 +190,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var cpu0, db0 time.Duration
+	var cpu0, db0, rd0 time.Duration
 	if o.Probe != nil {
 		if cpu0, _, err = o.Probe.Sample(); err != nil {
 			return Result{}, fmt.Errorf("loadgen: probe: %w", err)
@@ -189,6 +199,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.DBProbe != nil {
 		if db0, _, err = o.DBProbe.Sample(); err != nil {
 			return Result{}, fmt.Errorf("loadgen: database probe: %w", err)
+		}
+	}
+
+	if o.ReaderProbe != nil {
+		if rd0, _, err = o.ReaderProbe.Sample(); err != nil {
+			return Result{}, fmt.Errorf("loadgen: reader probe: %w", err)
 		}
 	}
 
@@ -211,7 +227,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			fvWG.Add(1)
 			go func() {
 				defer fvWG.Done()
-				if err := o.fachverfahren(ctx, o.hub(r*o.Fachverfahren+i), reader, i); err != nil && ctx.Err() == nil {
+				work := func() error { return o.fachverfahren(ctx, o.hub(r*o.Fachverfahren+i), reader, i) }
+				if o.Reader != nil {
+					work = func() error { return o.Reader(ctx, r*o.Fachverfahren+i) }
+				}
+				if err := work(); err != nil && ctx.Err() == nil {
 					fvErr <- err
 					cancel()
 				}
@@ -324,6 +344,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		res.DBCPU = db1 - db0
 		res.DBCPUPerSub = res.DBCPU / time.Duration(res.Completed)
+	}
+	if o.ReaderProbe != nil {
+		rd1, _, err := o.ReaderProbe.Sample()
+		if err != nil {
+			return res, fmt.Errorf("loadgen: reader probe: %w", err)
+		}
+		res.ReaderCPU = rd1 - rd0
+		res.ReaderCPUPerSub = res.ReaderCPU / time.Duration(res.Completed)
 	}
 	return res, nil
 }

@@ -104,6 +104,9 @@ type Options struct {
 	// DialogTimeout ends explicit dialogs idle for longer (default 10 min);
 	// a later order in such a dialog is refused with 9400.
 	DialogTimeout time.Duration
+	// DiscardExchanges keeps no log of the exchanges (Exchanges returns
+	// none), for long runs such as `dxhub bench`.
+	DiscardExchanges bool
 }
 
 // Delivery is one stored delivery.
@@ -159,6 +162,9 @@ type Intermediary struct {
 	faults     []*Fault
 	exchanges  []Exchange
 	release    chan struct{}
+	// fps memoises certificate fingerprints (fetch and fetchProcessCard
+	// compare every stored delivery's certificates).
+	fps map[*x509.Certificate]string
 }
 
 // New returns an intermediary; serve it with Start or as an http.Handler.
@@ -174,7 +180,7 @@ func New(o Options) (*Intermediary, error) {
 	}
 	return &Intermediary{opts: o, dec: &xmlsec.Decrypter{Key: o.Identity.Key, Cert: o.Identity.Cert},
 		nextConv: 1000, dialogs: map[int64]*dialog{}, seen: map[string]bool{}, issued: map[string]bool{},
-		deliveries: map[string]*Delivery{}, release: make(chan struct{})}, nil
+		deliveries: map[string]*Delivery{}, release: make(chan struct{}), fps: map[*x509.Certificate]string{}}, nil
 }
 
 // Server is a running intermediary.
@@ -312,6 +318,16 @@ func newID() string {
 	return base64.StdEncoding.EncodeToString(b[:])
 }
 
+// fp is fingerprint, memoised; im.mu must be held.
+func (im *Intermediary) fp(c *x509.Certificate) string {
+	if f, ok := im.fps[c]; ok {
+		return f
+	}
+	f := fingerprint(c)
+	im.fps[c] = f
+	return f
+}
+
 func fingerprint(c *x509.Certificate) string {
 	s := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(s[:])
@@ -340,7 +356,9 @@ func (im *Intermediary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var retryAfter int
 	resp, status := im.handle(r.Context(), body, &ex, &retryAfter)
 	im.mu.Lock()
-	im.exchanges = append(im.exchanges, ex)
+	if !im.opts.DiscardExchanges {
+		im.exchanges = append(im.exchanges, ex)
+	}
 	release := im.release
 	im.mu.Unlock()
 	if status == -1 { // timeout after receipt, or a stalled order
@@ -697,11 +715,11 @@ func (im *Intermediary) fetch(dlg *dialog, sel *osci.Selection, now time.Time) (
 	if dlg == nil || dlg.cipher == nil {
 		return Delivery{}, "9802"
 	}
-	fp := fingerprint(dlg.cipher)
+	fp := im.fp(dlg.cipher)
 	var found *Delivery
 	for _, id := range im.order {
 		d := im.deliveries[id]
-		if d.Addressee == nil || fingerprint(d.Addressee) != fp {
+		if d.Addressee == nil || im.fp(d.Addressee) != fp {
 			continue
 		}
 		switch {
@@ -746,7 +764,7 @@ func (im *Intermediary) cards(dlg *dialog, sel *osci.Selection) ([]osci.ProcessC
 	var fps []string
 	for _, c := range []*x509.Certificate{dlg.cipher, dlg.signer} {
 		if c != nil {
-			fps = append(fps, fingerprint(c))
+			fps = append(fps, im.fp(c))
 		}
 	}
 	mine := func(d *Delivery) bool {
@@ -761,7 +779,7 @@ func (im *Intermediary) cards(dlg *dialog, sel *osci.Selection) ([]osci.ProcessC
 				continue
 			}
 			for _, fp := range fps {
-				if fingerprint(c) == fp {
+				if im.fp(c) == fp {
 					return true
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -633,5 +634,61 @@ func TestStoreFetchEncryptedAttachments(t *testing.T) {
 	contents, err := osci.OpenContent(got.Message.ContentPackage, &xmlsec.Decrypter{Key: readerID.Key, Cert: readerID.Cert}, hubID.Cert, got.Attachments)
 	if err != nil || len(contents) != 2 || !bytes.Equal(contents[1].Data, plan) {
 		t.Fatalf("open: %q %v", contents, err)
+	}
+}
+
+// Several deliveries are fetched in one explicit dialog: one initDialog, a
+// fetchDelivery per delivery plus the empty answer (9803, after which the
+// dialog stays usable), one exitDialog. Dialog.FetchDelivery refuses an
+// implicit dialog. DiscardExchanges keeps no exchange log.
+func TestFetchSeveralInOneDialog(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, oscitest.Options{})
+	want := map[string]bool{}
+	for _, p := range []string{"<a>1</a>", "<a>2</a>", "<a>3</a>"} {
+		id, _ := store(t, e, p)
+		want[id] = true
+	}
+	mark := len(e.sent)
+	d, err := e.reader.InitDialog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		r, err := d.FetchDelivery(ctx, "")
+		if err != nil || r == nil || !want[r.Message.ProcessCards[0].MessageID] {
+			t.Fatalf("fetch in dialog: %+v %v", r, err)
+		}
+		delete(want, r.Message.ProcessCards[0].MessageID)
+	}
+	if r, err := d.FetchDelivery(ctx, ""); err != nil || r != nil {
+		t.Fatalf("empty mailbox: %+v %v", r, err)
+	}
+	if err := d.Exit(ctx); err != nil {
+		t.Fatalf("exit after the empty answer: %v", err)
+	}
+	var kinds []osci.Kind
+	for _, s := range e.sent[mark:] {
+		kinds = append(kinds, s.kind)
+	}
+	if fmt.Sprint(kinds) != fmt.Sprint([]osci.Kind{osci.InitDialog, osci.FetchDelivery, osci.FetchDelivery, osci.FetchDelivery, osci.FetchDelivery, osci.ExitDialog}) {
+		t.Fatalf("orders sent: %v", kinds)
+	}
+	if _, err := e.reader.Implicit().FetchDelivery(ctx, ""); err == nil {
+		t.Fatal("fetchDelivery in an implicit dialog was not refused")
+	}
+
+	quiet, err := oscitest.Start(oscitest.Options{Identity: ident(interID), DiscardExchanges: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	c := *e.hub
+	c.URL, c.OnExchange = quiet.URL, nil
+	if _, err := c.GetMessageID(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(quiet.Exchanges()); n != 0 {
+		t.Fatalf("DiscardExchanges kept %d exchanges", n)
 	}
 }
