@@ -40,7 +40,7 @@ type benchScenario struct {
 	// it measures durable intake (202 after the group commit) without the
 	// pipeline competing for the cores.
 	IntakeOnly bool
-	OSCI        bool // delivered over OSCI 1.2 through an intermediary (bench_osci.go)
+	OSCI       bool // delivered over OSCI 1.2 through an intermediary (bench_osci.go)
 }
 
 // defaultScenarios are the payload sizes issue 8 asks for: a 10 KB JSON
