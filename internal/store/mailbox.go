@@ -112,41 +112,65 @@ func (s *Store) MailboxGet(ctx context.Context, reader, transportID string) (Mai
 // submission to fetched. Closing an already closed message is a no-op that
 // reports closed=false.
 func (s *Store) MailboxClose(ctx context.Context, reader, transportID string, at time.Time) (closed bool, err error) {
+	return s.MailboxCloseAudited(ctx, reader, transportID, at, nil)
+}
+
+// MailboxCloseAudited is MailboxClose that also appends the access-audit
+// entry of the close in the same transaction: audit (if not nil) gets the
+// submission of the message, resolved by the close's own read, and returns
+// the entry. Close and entry commit together or not at all, so a close is
+// never recorded without its audit entry, and the audit costs neither a
+// lookup of its own nor a commit of its own. A repeated close (closed=false)
+// is audited too; an unknown message is not (routing.ErrNotFound).
+func (s *Store) MailboxCloseAudited(ctx context.Context, reader, transportID string, at time.Time,
+	audit func(submissionID string) AuditEntry) (closed bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var subID string
-		var fetched sql.NullInt64
-		q := `SELECT d.submission_id, d.fetched_at FROM deliveries d
-			WHERE ` + mailboxWhere + ` AND lower(d.transport_id) = lower(?)`
-		err := tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
-		if err == nil && s.pg() {
-			// Lock the submission, then read the delivery again under it:
-			// the lock order of every status-writing transaction.
-			if err = s.lockSubmission(ctx, tx, subID); err == nil {
-				err = tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
-			}
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("mailbox message %s for %s: %w", transportID, reader, routing.ErrNotFound)
-		}
-		if err != nil {
+		subID, closed, err = s.mailboxCloseTx(ctx, tx, reader, transportID, at)
+		if err != nil || audit == nil {
 			return err
 		}
-		if fetched.Valid {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET fetched_at = ? WHERE submission_id = ?`, micros(at), subID); err != nil {
-			return err
-		}
-		closed = true
-		return s.insertEvent(ctx, tx, subID, routing.StatusEvent{
-			Status: routing.StatusFetched, Time: at, Source: routing.SourceXTA,
-			Detail: "fetched by " + reader + " (XTA close)", Evidence: transportID,
-		})
+		return s.appendAuditsTx(ctx, tx, []AuditEntry{audit(subID)})
 	})
-	if err != nil && !errors.Is(err, routing.ErrNotFound) {
-		err = fmt.Errorf("store: mailbox close: %w", err)
+	if err != nil {
+		closed = false
+		if !errors.Is(err, routing.ErrNotFound) {
+			err = fmt.Errorf("store: mailbox close: %w", err)
+		}
 	}
 	return closed, err
+}
+
+// mailboxCloseTx is the close inside tx; it returns the message's submission.
+func (s *Store) mailboxCloseTx(ctx context.Context, tx *sql.Tx, reader, transportID string, at time.Time) (subID string, closed bool, err error) {
+	var fetched sql.NullInt64
+	q := `SELECT d.submission_id, d.fetched_at FROM deliveries d
+		WHERE ` + mailboxWhere + ` AND lower(d.transport_id) = lower(?)`
+	err = tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
+	if err == nil && s.pg() {
+		// Lock the submission, then read the delivery again under it:
+		// the lock order of every status-writing transaction.
+		if err = s.lockSubmission(ctx, tx, subID); err == nil {
+			err = tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, fmt.Errorf("mailbox message %s for %s: %w", transportID, reader, routing.ErrNotFound)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if fetched.Valid {
+		return subID, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET fetched_at = ? WHERE submission_id = ?`, micros(at), subID); err != nil {
+		return "", false, err
+	}
+	err = s.insertEvent(ctx, tx, subID, routing.StatusEvent{
+		Status: routing.StatusFetched, Time: at, Source: routing.SourceXTA,
+		Detail: "fetched by " + reader + " (XTA close)", Evidence: transportID,
+	})
+	return subID, err == nil, err
 }
 
 // ReceiveInbound stores an inbound message and the status events it causes in
