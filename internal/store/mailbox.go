@@ -31,9 +31,9 @@ const mailboxWhere = `d.reader_key = ? AND d.transport = 'xta-mailbox' AND d.sta
 // MailboxList returns up to limit unfetched messages for reader, oldest first,
 // and how many unfetched messages there are in all.
 func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]MailboxItem, int, error) {
-	// The total comes from the same statement (a window over the unlimited
-	// result), so it can never be smaller than the page beside it while
-	// deliveries arrive concurrently.
+	// The total comes from the same statement (a scalar subquery on the
+	// statement's snapshot), so it can never be smaller than the page beside
+	// it while deliveries arrive concurrently.
 	var total int
 	if limit <= 0 { // only the count is asked for
 		err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL`,
@@ -43,15 +43,14 @@ func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]Ma
 		}
 		return nil, total, nil
 	}
-	// The window and the limit apply to the deliveries alone: joined first,
-	// the window would materialise every unfetched message of the reader,
-	// length(m.xml) reading each XML blob, to return one page of them.
+	// The limit applies to the deliveries alone: joined first, every
+	// unfetched message's XML would be read to return one page of them.
 	rows, err := s.db.QueryContext(ctx, `SELECT p.transport_id, p.submission_id, p.reader_key, p.service_uri, p.delivered_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), p.total
-		FROM (SELECT d.id, d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.message_uuid,
-			count(*) OVER () AS total
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml),
+		(SELECT count(*) FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL) AS total
+		FROM (SELECT d.id, d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.message_uuid
 			FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL ORDER BY d.delivered_at, d.id LIMIT ?) p
-		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, p.id`, reader, limit)
+		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, p.id`, reader, reader, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: mailbox list: %w", err)
 	}

@@ -85,3 +85,21 @@ func BenchmarkMailboxSubmissionID(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMailboxPollAfterHistory: the Fachverfahren's poll (getStatusList
+// of open messages, default page of 100) on a mailbox holding 1,000 fetched
+// messages and 10 open ones: the page must not cost the reader's history.
+func BenchmarkMailboxPollAfterHistory(b *testing.B) {
+	benchBackends(b, func(b *testing.B, s *Store) {
+		ctx := context.Background()
+		mailboxBacklog(b, s, 1010, 1000)
+		open := false
+		b.ResetTimer()
+		for b.Loop() {
+			items, remaining, err := s.MailboxQuery(ctx, "ags:05315000", MailboxQuery{Fetched: &open, Limit: 100})
+			if err != nil || len(items) != 10 || remaining != 0 {
+				b.Fatalf("page = %d, remaining %d, %v", len(items), remaining, err)
+			}
+		}
+	})
+}

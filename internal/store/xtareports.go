@@ -64,17 +64,24 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 		}
 		return nil, total, nil
 	}
-	// The total comes from the same statement as the page (a window over
-	// the unlimited result), so deliveries arriving in between cannot make
-	// the remaining count negative.
-	// The window and the limit apply to the deliveries alone (see
-	// MailboxList): joined first, every matching message's XML is read.
+	// The total comes from the same statement as the page (a scalar
+	// subquery, evaluated once, on the statement's snapshot), so deliveries
+	// arriving in between cannot make the remaining count negative. It is
+	// not a window over the page's query: that materialised and sorted every
+	// matching delivery to return one page. For the open messages (every
+	// poll) the page is read in order from the partial index
+	// deliveries_mailbox_open, up to the limit, and the count scans only
+	// that index (migration 0020); the reader's fetched history is not read.
+	// The limit applies to the deliveries alone: joined first, every
+	// matching message's XML would be read.
+	countArgs := append([]any(nil), args...)
 	rows, err := s.db.QueryContext(ctx, `SELECT p.transport_id, p.submission_id, p.reader_key, p.service_uri, p.delivered_at, p.fetched_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), p.total
-		FROM (SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at, d.message_uuid,
-			count(*) OVER () AS total
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml),
+		(SELECT count(*) FROM deliveries d WHERE `+cond+`) AS total
+		FROM (SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at, d.message_uuid
 			FROM deliveries d WHERE `+cond+` ORDER BY d.delivered_at, lower(d.transport_id) LIMIT ?) p
-		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, lower(p.transport_id)`, append(args, q.Limit)...)
+		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, lower(p.transport_id)`,
+		append(append(countArgs, args...), q.Limit)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: mailbox query: %w", err)
 	}
