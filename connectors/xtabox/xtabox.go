@@ -124,7 +124,7 @@ func (m *Mailbox) StatusList(ctx context.Context, reader string, q xta.ListQuery
 		return nil, 0, nil // the hub's messages are never replies
 	}
 	sq := store.MailboxQuery{TransportIDs: q.MessageIDs, From: q.From, To: q.To,
-		AfterTime: q.After.Delivery, AfterID: q.After.MessageID, Limit: q.Limit}
+		AfterTime: q.After.Delivery, AfterID: q.After.MessageID, Limit: q.Limit, SizesOnly: true}
 	if q.NewEntry != nil {
 		fetched := !*q.NewEntry
 		sq.Fetched = &fetched
@@ -141,10 +141,7 @@ func (m *Mailbox) StatusList(ctx context.Context, reader string, q xta.ListQuery
 }
 
 func (m *Mailbox) meta(it store.MailboxItem) xta.MessageMeta {
-	size := it.XMLSize
-	for _, a := range it.Attachments {
-		size += a.Size
-	}
+	size := it.XMLSize + it.AttachmentBytes
 	return xta.MessageMeta{
 		MessageID: it.TransportID,
 		AuthorKey: m.AuthorKey, AuthorType: "xoev",

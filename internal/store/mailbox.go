@@ -21,9 +21,12 @@ type MailboxItem struct {
 	DeliveredAt  time.Time
 	FetchedAt    time.Time
 	// XMLSize is the size of the XÖV document; MailboxList leaves Message.XML empty.
-	XMLSize     int64
-	Message     routing.Message
-	Attachments []routing.Attachment
+	XMLSize int64
+	// AttachmentBytes is the total size of the attachments (MailboxQuery,
+	// also with SizesOnly; MailboxGet).
+	AttachmentBytes int64
+	Message         routing.Message
+	Attachments     []routing.Attachment
 }
 
 const mailboxWhere = `d.reader_key = ? AND d.transport = 'xta-mailbox' AND d.state = 'delivered'`
@@ -104,6 +107,9 @@ func (s *Store) MailboxGet(ctx context.Context, reader, transportID string) (Mai
 	}
 	it.Message.SubmissionID = it.SubmissionID
 	it.Attachments, err = s.attachments(ctx, it.SubmissionID)
+	for _, a := range it.Attachments {
+		it.AttachmentBytes += a.Size
+	}
 	return it, err
 }
 

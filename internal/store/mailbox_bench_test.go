@@ -94,12 +94,17 @@ func BenchmarkMailboxPollAfterHistory(b *testing.B) {
 		ctx := context.Background()
 		mailboxBacklog(b, s, 1010, 1000)
 		open := false
-		b.ResetTimer()
-		for b.Loop() {
-			items, remaining, err := s.MailboxQuery(ctx, "ags:05315000", MailboxQuery{Fetched: &open, Limit: 100})
-			if err != nil || len(items) != 10 || remaining != 0 {
-				b.Fatalf("page = %d, remaining %d, %v", len(items), remaining, err)
-			}
+		// with the attachment rows, and as xtabox lists: their sizes only
+		for _, sizesOnly := range []bool{false, true} {
+			b.Run(fmt.Sprint("sizesOnly=", sizesOnly), func(b *testing.B) {
+				for b.Loop() {
+					items, remaining, err := s.MailboxQuery(ctx, "ags:05315000",
+						MailboxQuery{Fetched: &open, Limit: 100, SizesOnly: sizesOnly})
+					if err != nil || len(items) != 10 || remaining != 0 {
+						b.Fatalf("page = %d, remaining %d, %v", len(items), remaining, err)
+					}
+				}
+			})
 		}
 	})
 }

@@ -93,3 +93,45 @@ func TestMailboxCloseAudited(t *testing.T) {
 		}
 	})
 }
+
+// TestMailboxQuerySizesOnly: a status-list page without the attachment rows
+// carries the same attachment total as one with them, on every backend.
+func TestMailboxQuerySizesOnly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, openTest func(*testing.T) *Store) {
+		ctx := context.Background()
+		s := openTest(t)
+		for _, id := range []string{"s1", "s2"} {
+			ns := newSub(id)
+			if id == "s2" {
+				ns.Attachments = append(ns.Attachments, routing.Attachment{ID: id + "-a2", Filename: "b.pdf",
+					ContentType: "application/pdf", Size: 40, SHA256: "def", BlobKey: "def"})
+			}
+			if _, _, err := s.CreateSubmission(ctx, ns); err != nil {
+				t.Fatal(err)
+			}
+			deliverToMailbox(t, s, id)
+		}
+		full, _, err := s.MailboxQuery(ctx, "ags:05315000", MailboxQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes, rest, err := s.MailboxQuery(ctx, "ags:05315000", MailboxQuery{Limit: 10, SizesOnly: true})
+		if err != nil || len(sizes) != 2 || len(full) != 2 || rest != 0 {
+			t.Fatalf("pages = %d / %d, rest %d, %v", len(full), len(sizes), rest, err)
+		}
+		for i, want := range []int64{3, 43} {
+			var sum int64
+			for _, a := range full[i].Attachments {
+				sum += a.Size
+			}
+			if sum != want || full[i].AttachmentBytes != want || sizes[i].AttachmentBytes != want || sizes[i].Attachments != nil {
+				t.Fatalf("item %d: full %d/%d, sizes only %d %+v; want %d", i, sum, full[i].AttachmentBytes,
+					sizes[i].AttachmentBytes, sizes[i].Attachments, want)
+			}
+		}
+		it, err := s.MailboxGet(ctx, "ags:05315000", full[1].TransportID)
+		if err != nil || it.AttachmentBytes != 43 {
+			t.Fatalf("get = %d %v", it.AttachmentBytes, err)
+		}
+	})
+}

@@ -22,6 +22,11 @@ type MailboxQuery struct {
 	AfterTime time.Time
 	AfterID   string
 	Limit     int
+	// SizesOnly leaves MailboxItem.Attachments empty: the items carry only
+	// AttachmentBytes, which the page's own statement sums, so a status
+	// list costs one statement instead of a second one for the attachment
+	// rows.
+	SizesOnly bool
 }
 
 // MailboxQuery returns up to q.Limit mailbox items of reader matching q in
@@ -77,6 +82,7 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 	countArgs := append([]any(nil), args...)
 	rows, err := s.db.QueryContext(ctx, `SELECT p.transport_id, p.submission_id, p.reader_key, p.service_uri, p.delivered_at, p.fetched_at,
 		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml),
+		(SELECT coalesce(sum(a.size), 0) FROM attachments a WHERE a.submission_id = p.submission_id),
 		(SELECT count(*) FROM deliveries d WHERE `+cond+`) AS total
 		FROM (SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at, d.message_uuid
 			FROM deliveries d WHERE `+cond+` ORDER BY d.delivered_at, lower(d.transport_id) LIMIT ?) p
@@ -93,7 +99,7 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 		var fetched sql.NullInt64
 		if err := rows.Scan(&it.TransportID, &it.SubmissionID, &it.ReaderKey, &it.ServiceURI, &delivered, &fetched,
 			&it.Message.UUID, &it.Message.Standard, &it.Message.Version, &it.Message.TypeCode, &it.Message.RootElement,
-			&it.Message.Namespace, &it.XMLSize, &total); err != nil {
+			&it.Message.Namespace, &it.XMLSize, &it.AttachmentBytes, &total); err != nil {
 			return nil, 0, err
 		}
 		it.DeliveredAt, it.FetchedAt = fromMicros(delivered), nullMicros(fetched)
@@ -103,8 +109,10 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	if err := s.fillAttachments(ctx, out); err != nil {
-		return nil, 0, err
+	if !q.SizesOnly {
+		if err := s.fillAttachments(ctx, out); err != nil {
+			return nil, 0, err
+		}
 	}
 	return out, total - len(out), nil
 }
