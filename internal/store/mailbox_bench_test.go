@@ -108,3 +108,21 @@ func BenchmarkMailboxPollAfterHistory(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMailboxGet: getMessage's read of one 10 KB message with its
+// attachment rows.
+func BenchmarkMailboxGet(b *testing.B) {
+	benchBackends(b, func(b *testing.B, s *Store) {
+		ctx := context.Background()
+		ds := mailboxBacklog(b, s, 20, 0)
+		i := 0
+		for b.Loop() {
+			d := ds[i%len(ds)]
+			i++
+			it, err := s.MailboxGet(ctx, "ags:05315000", d.TransportID)
+			if err != nil || len(it.Attachments) != 1 {
+				b.Fatalf("get = %+v %v", it.Attachments, err)
+			}
+		}
+	})
+}

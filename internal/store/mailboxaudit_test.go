@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func TestMailboxQuerySizesOnly(t *testing.T) {
 		for _, id := range []string{"s1", "s2"} {
 			ns := newSub(id)
 			if id == "s2" {
-				ns.Attachments = append(ns.Attachments, routing.Attachment{ID: id + "-a2", Filename: "b.pdf",
+				ns.Attachments = append(ns.Attachments, routing.Attachment{ID: id + "-a2", Filename: `Bauvorlage "Süd"\1.pdf`,
 					ContentType: "application/pdf", Size: 40, SHA256: "def", BlobKey: "def"})
 			}
 			if _, _, err := s.CreateSubmission(ctx, ns); err != nil {
@@ -129,9 +130,16 @@ func TestMailboxQuerySizesOnly(t *testing.T) {
 					sizes[i].AttachmentBytes, sizes[i].Attachments, want)
 			}
 		}
-		it, err := s.MailboxGet(ctx, "ags:05315000", full[1].TransportID)
-		if err != nil || it.AttachmentBytes != 43 {
-			t.Fatalf("get = %d %v", it.AttachmentBytes, err)
+		// MailboxGet brings the same attachment rows, in order, in one statement
+		for i, want := range full {
+			it, err := s.MailboxGet(ctx, "ags:05315000", want.TransportID)
+			if err != nil || it.AttachmentBytes != want.AttachmentBytes || !reflect.DeepEqual(it.Attachments, want.Attachments) {
+				t.Fatalf("get %d = %+v (%d) %v, want %+v", i, it.Attachments, it.AttachmentBytes, err, want.Attachments)
+			}
+		}
+		if it, err := s.MailboxGet(ctx, "ags:05315000", full[1].TransportID); err != nil || len(it.Attachments) != 2 ||
+			it.Attachments[1].Filename != `Bauvorlage "Süd"\1.pdf` || it.Attachments[1].Size != 40 {
+			t.Fatalf("get = %+v %v", it.Attachments, err)
 		}
 	})
 }
