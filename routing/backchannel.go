@@ -36,6 +36,15 @@ type ReferenceStore interface {
 	SubmissionByApplicationReference(ctx context.Context, readerKey, ref string) (string, error)
 }
 
+// MessageCorrelator is implemented by inbound stores that find the
+// submission an outbound nachrichtenUUID belongs to in one read, with the
+// fields the back-channel uses (ID, Tenant, Service, TraceParent; no form,
+// applicant or attachments), instead of SubmissionByMessageUUID followed by
+// a submission load. ErrNotFound (wrapped) if no outbound message has it.
+type MessageCorrelator interface {
+	CorrelateMessageUUID(ctx context.Context, uuid string) (Submission, error)
+}
+
 // InboundParser reads an XÖV back-channel document. It fails only for input
 // that is not a well-formed XÖV message; unknown kinds come back with no Status.
 type InboundParser interface {
@@ -120,12 +129,7 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 		// could reach any authority's submission.
 		rec.Note = "application reference " + rep.ApplicationReference + " from an unknown author; not correlated"
 	default:
-		var subID string
-		if rep.ReferencedUUID != "" {
-			subID, err = b.Store.SubmissionByMessageUUID(ctx, rep.ReferencedUUID)
-		} else {
-			subID, err = refStore.SubmissionByApplicationReference(ctx, in.AuthorKey, rep.ApplicationReference)
-		}
+		sub, err := b.correlate(ctx, in, rep, refStore)
 		if errors.Is(err, ErrNotFound) {
 			if rep.ReferencedUUID != "" {
 				rec.Note = "refers to unknown message " + rep.ReferencedUUID
@@ -137,15 +141,7 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 		if err != nil {
 			return InboundRecord{}, err
 		}
-		var sub Submission
-		if heads, ok := b.Store.(submissionHeads); ok {
-			sub, err = heads.GetSubmissionHead(ctx, subID) // the form is not needed here
-		} else {
-			sub, err = b.Store.GetSubmission(ctx, subID)
-		}
-		if err != nil {
-			return InboundRecord{}, err
-		}
+		subID := sub.ID
 		if t, ok := b.Tenants[sub.Tenant]; ok && in.AuthorKey != "" && t.DVDVKey != in.AuthorKey {
 			rec.Note = fmt.Sprintf("author %s is not the reader %s of submission %s; not applied", in.AuthorKey, t.DVDVKey, subID)
 			break
@@ -177,6 +173,31 @@ func (b *BackChannel) Receive(ctx context.Context, in Inbound) (InboundRecord, e
 		b.logger().WarnContext(ctx, "inbound message kept without effect", "transport_id", in.TransportID, "note", rec.Note)
 	}
 	return rec, nil
+}
+
+// correlate finds the submission rep refers to: by the nachrichtenUUID it
+// names (one read with a MessageCorrelator), else by the application
+// reference scoped to the sender. ErrNotFound if there is none.
+func (b *BackChannel) correlate(ctx context.Context, in Inbound, rep InboundReport, refStore ReferenceStore) (Submission, error) {
+	if rep.ReferencedUUID != "" {
+		if c, ok := b.Store.(MessageCorrelator); ok {
+			return c.CorrelateMessageUUID(ctx, rep.ReferencedUUID)
+		}
+	}
+	var subID string
+	var err error
+	if rep.ReferencedUUID != "" {
+		subID, err = b.Store.SubmissionByMessageUUID(ctx, rep.ReferencedUUID)
+	} else {
+		subID, err = refStore.SubmissionByApplicationReference(ctx, in.AuthorKey, rep.ApplicationReference)
+	}
+	if err != nil {
+		return Submission{}, err
+	}
+	if heads, ok := b.Store.(submissionHeads); ok {
+		return heads.GetSubmissionHead(ctx, subID) // the form is not needed here
+	}
+	return b.Store.GetSubmission(ctx, subID)
 }
 
 func (b *BackChannel) now() time.Time {

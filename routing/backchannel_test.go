@@ -21,12 +21,30 @@ func (m mapParser) ParseInbound(p []byte) (routing.InboundReport, error) {
 	return r, nil
 }
 
+// TestBackChannel runs on the real store, which correlates a receipt in one
+// read (routing.MessageCorrelator), and on a store that only has
+// routing.InboundStore's lookups: the outcome is the same.
 func TestBackChannel(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(routing.InboundStore) routing.InboundStore
+	}{
+		{"correlator", func(s routing.InboundStore) routing.InboundStore { return s }},
+		{"inbound store only", func(s routing.InboundStore) routing.InboundStore { return inboundOnly{s} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testBackChannel(t, tc.store) })
+	}
+}
+
+func testBackChannel(t *testing.T, wrap func(routing.InboundStore) routing.InboundStore) {
 	ctx := context.Background()
 	e := newEnv(t, fakeMapper{}, nil)
 	e.submit(t, "s1")
 	e.run(t) // delivered; its message UUID is uuid-s1
-	bc := &routing.BackChannel{Store: e.store, Clock: e.clock,
+	if _, ok := wrap(e.store).(routing.MessageCorrelator); ok != (wrap(e.store) == routing.InboundStore(e.store)) {
+		t.Fatalf("the real store must implement routing.MessageCorrelator, the wrapper must not")
+	}
+	bc := &routing.BackChannel{Store: wrap(e.store), Clock: e.clock,
 		Tenants: map[string]routing.Tenant{"05315000": {AGS: "05315000", DVDVKey: "ags:05315000"}},
 		Parser: mapParser{
 			"1120":    {MessageUUID: "r1", TypeCode: "1120", RootElement: "eingangsbestaetigung", ReferencedUUID: "UUID-S1", Status: routing.StatusAcknowledged, Detail: "Eingang bestätigt"},

@@ -237,7 +237,8 @@ func newHub(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, er
 		return nil, err
 	}
 	mailbox := &xtabox.Mailbox{Store: h.store, Blobs: xtabox.BlobStore{Store: h.blobs}, Receiver: notifying{back, h.wakeNotify},
-		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock, AuditAccess: h.access.mailboxAudit}
+		Accounts: accounts, AuthorKey: cfg.Hub.AuthorKey, Clock: clock, AuditAccess: h.access.mailboxAudit,
+		AuditEntry: mailboxEntry}
 	xtaOpts, err := xtaClientOptions(cfg, log, clock)
 	if err != nil {
 		return nil, err

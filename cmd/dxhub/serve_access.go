@@ -83,15 +83,21 @@ func (a *accessWiring) portalAudit(ctx context.Context, acc portal.Access) error
 		SubmissionID: acc.SubmissionID, Detail: joinDetail(acc.Detail, "via "+acc.Credential)})
 }
 
-// mailboxAudit records a Fachverfahren's fetch or close in the audit log:
-// the mailbox it acted for and, over mTLS, its certificate.
+// mailboxAudit records a Fachverfahren's fetch in the audit log (closes
+// are appended by the close itself, see mailboxEntry).
 func (a *accessWiring) mailboxAudit(ctx context.Context, acc xtabox.Access) error {
+	return a.recorder.Record(ctx, mailboxEntry(acc))
+}
+
+// mailboxEntry is the audit entry of a Fachverfahren's fetch or close: the
+// mailbox it acted for and, over mTLS, its certificate.
+func mailboxEntry(acc xtabox.Access) store.AuditEntry {
 	actor := "fachverfahren " + acc.Reader
 	if acc.Peer != "" {
 		actor += " (" + acc.Peer + ")"
 	}
-	return a.recorder.Record(ctx, store.AuditEntry{At: time.Now(), Actor: actor, Action: acc.Action,
-		SubmissionID: acc.SubmissionID, Detail: "message " + acc.MessageID})
+	return store.AuditEntry{At: time.Now(), Actor: actor, Action: acc.Action,
+		SubmissionID: acc.SubmissionID, Detail: "message " + acc.MessageID}
 }
 
 // listen wraps the main listener in TLS when hub.tls is set; the scheme is

@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"time"
+
+	"github.com/dxhub/dxhub/internal/store"
 )
 
 // Access is one data access by a Fachverfahren to the built-in mailbox, for
@@ -22,6 +25,19 @@ type Access struct {
 // of a mailbox message without loading it (*store.Store does).
 type submissionResolver interface {
 	MailboxSubmissionID(ctx context.Context, reader, transportID string) (string, error)
+}
+
+// Actions of the access audit.
+const (
+	actionGetMessage = "xta.getMessage"
+	actionClose      = "xta.close"
+)
+
+// closeAuditor is implemented by stores that append the audit entry of a
+// close in the close's own transaction (*store.Store does).
+type closeAuditor interface {
+	MailboxCloseAudited(ctx context.Context, reader, transportID string, at time.Time,
+		audit func(submissionID string) store.AuditEntry) (bool, error)
 }
 
 type peerKey struct{}

@@ -65,6 +65,13 @@ type Mailbox struct {
 	// served and every close once committed (access.go); an error fails the
 	// request (fault 9030), so nothing is handed out unaudited.
 	AuditAccess func(ctx context.Context, a Access) error
+	// AuditEntry, if set, turns an access into its audit-log entry. With a
+	// store that implements MailboxCloseAudited (*store.Store does) the
+	// entry of a close is then appended in the close's own transaction:
+	// one write, with the submission resolved by the close itself, instead
+	// of a close, a lookup and an audit write. Without it closes are
+	// recorded through AuditAccess.
+	AuditEntry func(a Access) store.AuditEntry
 }
 
 var (
@@ -123,7 +130,7 @@ func (m *Mailbox) StatusList(ctx context.Context, reader string, q xta.ListQuery
 		return nil, 0, nil // the hub's messages are never replies
 	}
 	sq := store.MailboxQuery{TransportIDs: q.MessageIDs, From: q.From, To: q.To,
-		AfterTime: q.After.Delivery, AfterID: q.After.MessageID, Limit: q.Limit}
+		AfterTime: q.After.Delivery, AfterID: q.After.MessageID, Limit: q.Limit, SizesOnly: true}
 	if q.NewEntry != nil {
 		fetched := !*q.NewEntry
 		sq.Fetched = &fetched
@@ -140,10 +147,7 @@ func (m *Mailbox) StatusList(ctx context.Context, reader string, q xta.ListQuery
 }
 
 func (m *Mailbox) meta(it store.MailboxItem) xta.MessageMeta {
-	size := it.XMLSize
-	for _, a := range it.Attachments {
-		size += a.Size
-	}
+	size := it.XMLSize + it.AttachmentBytes
 	return xta.MessageMeta{
 		MessageID: it.TransportID,
 		AuthorKey: m.AuthorKey, AuthorType: "xoev",
@@ -169,7 +173,7 @@ func (m *Mailbox) Fetch(ctx context.Context, reader, messageID string) (*xta.Out
 	if err != nil {
 		return nil, err
 	}
-	if err := m.audit(ctx, "xta.getMessage", reader, it.TransportID, it.SubmissionID); err != nil {
+	if err := m.audit(ctx, actionGetMessage, reader, it.TransportID, it.SubmissionID); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	xml := it.Message.XML
@@ -196,15 +200,32 @@ func (m *Mailbox) Fetch(ctx context.Context, reader, messageID string) (*xta.Out
 }
 
 // Close is the reader's acknowledgement: the submission becomes fetched.
+// With AuditEntry and a store that can, the close and its audit entry are
+// one transaction: a failed audit write leaves the message unclosed.
 func (m *Mailbox) Close(ctx context.Context, reader, messageID string) error {
-	_, err := m.Store.MailboxClose(ctx, reader, messageID, m.now())
-	if errors.Is(err, routing.ErrNotFound) {
+	ca, inTx := m.Store.(closeAuditor)
+	inTx = inTx && m.AuditEntry != nil
+	var err error
+	if inTx {
+		acc := Access{Reader: reader, Peer: PeerFrom(ctx), Action: actionClose, MessageID: messageID}
+		_, err = ca.MailboxCloseAudited(ctx, reader, messageID, m.now(), func(submissionID string) store.AuditEntry {
+			acc.SubmissionID = submissionID
+			return m.AuditEntry(acc)
+		})
+	} else {
+		_, err = m.Store.MailboxClose(ctx, reader, messageID, m.now())
+	}
+	switch {
+	case errors.Is(err, routing.ErrNotFound):
 		return fmt.Errorf("%w: %s", xta.ErrUnknownMessage, messageID)
-	}
-	if err != nil {
+	case err != nil && inTx:
+		return fmt.Errorf("close with audit log: %w", err)
+	case err != nil:
 		return err
+	case inTx:
+		return nil // audited in the close's transaction
 	}
-	if err := m.audit(ctx, "xta.close", reader, messageID, ""); err != nil {
+	if err := m.audit(ctx, actionClose, reader, messageID, ""); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil

@@ -17,38 +17,43 @@ func (s *Store) AppendAudits(ctx context.Context, entries []AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if s.pg() {
-			// the lock AppendAudit takes: one appender at a time across processes
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7265120)`); err != nil {
-				return fmt.Errorf("store: audit lock: %w", err)
-			}
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.appendAuditsTx(ctx, tx, entries) })
+}
+
+// appendAuditsTx adds entries at the end of the chain inside tx: one
+// chain-tail read, then the inserts. A caller that also writes other rows in
+// tx (MailboxCloseAudited) makes the entries and those rows one commit.
+func (s *Store) appendAuditsTx(ctx context.Context, tx *sql.Tx, entries []AuditEntry) error {
+	if s.pg() {
+		// the lock AppendAudit takes: one appender at a time across processes
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7265120)`); err != nil {
+			return fmt.Errorf("store: audit lock: %w", err)
 		}
-		var lastID sql.NullInt64
-		var lastHash sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&lastID, &lastHash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: audit tail: %w", err)
+	}
+	var lastID sql.NullInt64
+	var lastHash sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&lastID, &lastHash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: audit tail: %w", err)
+	}
+	id, prev := lastID.Int64, genesisHash
+	if lastHash.Valid {
+		prev = lastHash.String
+	}
+	for _, e := range entries {
+		id++
+		e.ID, e.PrevHash = id, prev
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		e.Detail = truncate(e.Detail, 2000)
+		e.Hash = auditHash(e)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, at, actor, action, submission_id, detail, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, micros(e.At), e.Actor, e.Action, e.SubmissionID, e.Detail,
+			e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("store: append audit: %w", err)
 		}
-		id, prev := lastID.Int64, genesisHash
-		if lastHash.Valid {
-			prev = lastHash.String
-		}
-		for _, e := range entries {
-			id++
-			e.ID, e.PrevHash = id, prev
-			e.At = e.At.UTC().Truncate(time.Microsecond)
-			e.Detail = truncate(e.Detail, 2000)
-			e.Hash = auditHash(e)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, at, actor, action, submission_id, detail, prev_hash, hash)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, micros(e.At), e.Actor, e.Action, e.SubmissionID, e.Detail,
-				e.PrevHash, e.Hash); err != nil {
-				return fmt.Errorf("store: append audit: %w", err)
-			}
-			prev = e.Hash
-		}
-		return nil
-	})
+		prev = e.Hash
+	}
+	return nil
 }
 
 // AuditQuery filters AuditList. Empty fields match everything.

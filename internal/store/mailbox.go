@@ -21,9 +21,12 @@ type MailboxItem struct {
 	DeliveredAt  time.Time
 	FetchedAt    time.Time
 	// XMLSize is the size of the XÖV document; MailboxList leaves Message.XML empty.
-	XMLSize     int64
-	Message     routing.Message
-	Attachments []routing.Attachment
+	XMLSize int64
+	// AttachmentBytes is the total size of the attachments (MailboxQuery,
+	// also with SizesOnly; MailboxGet).
+	AttachmentBytes int64
+	Message         routing.Message
+	Attachments     []routing.Attachment
 }
 
 const mailboxWhere = `d.reader_key = ? AND d.transport = 'xta-mailbox' AND d.state = 'delivered'`
@@ -31,9 +34,9 @@ const mailboxWhere = `d.reader_key = ? AND d.transport = 'xta-mailbox' AND d.sta
 // MailboxList returns up to limit unfetched messages for reader, oldest first,
 // and how many unfetched messages there are in all.
 func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]MailboxItem, int, error) {
-	// The total comes from the same statement (a window over the unlimited
-	// result), so it can never be smaller than the page beside it while
-	// deliveries arrive concurrently.
+	// The total comes from the same statement (a scalar subquery on the
+	// statement's snapshot), so it can never be smaller than the page beside
+	// it while deliveries arrive concurrently.
 	var total int
 	if limit <= 0 { // only the count is asked for
 		err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL`,
@@ -43,15 +46,14 @@ func (s *Store) MailboxList(ctx context.Context, reader string, limit int) ([]Ma
 		}
 		return nil, total, nil
 	}
-	// The window and the limit apply to the deliveries alone: joined first,
-	// the window would materialise every unfetched message of the reader,
-	// length(m.xml) reading each XML blob, to return one page of them.
+	// The limit applies to the deliveries alone: joined first, every
+	// unfetched message's XML would be read to return one page of them.
 	rows, err := s.db.QueryContext(ctx, `SELECT p.transport_id, p.submission_id, p.reader_key, p.service_uri, p.delivered_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), p.total
-		FROM (SELECT d.id, d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.message_uuid,
-			count(*) OVER () AS total
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml),
+		(SELECT count(*) FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL) AS total
+		FROM (SELECT d.id, d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.message_uuid
 			FROM deliveries d WHERE `+mailboxWhere+` AND d.fetched_at IS NULL ORDER BY d.delivered_at, d.id LIMIT ?) p
-		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, p.id`, reader, limit)
+		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, p.id`, reader, reader, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: mailbox list: %w", err)
 	}
@@ -105,6 +107,9 @@ func (s *Store) MailboxGet(ctx context.Context, reader, transportID string) (Mai
 	}
 	it.Message.SubmissionID = it.SubmissionID
 	it.Attachments, err = s.attachments(ctx, it.SubmissionID)
+	for _, a := range it.Attachments {
+		it.AttachmentBytes += a.Size
+	}
 	return it, err
 }
 
@@ -112,41 +117,65 @@ func (s *Store) MailboxGet(ctx context.Context, reader, transportID string) (Mai
 // submission to fetched. Closing an already closed message is a no-op that
 // reports closed=false.
 func (s *Store) MailboxClose(ctx context.Context, reader, transportID string, at time.Time) (closed bool, err error) {
+	return s.MailboxCloseAudited(ctx, reader, transportID, at, nil)
+}
+
+// MailboxCloseAudited is MailboxClose that also appends the access-audit
+// entry of the close in the same transaction: audit (if not nil) gets the
+// submission of the message, resolved by the close's own read, and returns
+// the entry. Close and entry commit together or not at all, so a close is
+// never recorded without its audit entry, and the audit costs neither a
+// lookup of its own nor a commit of its own. A repeated close (closed=false)
+// is audited too; an unknown message is not (routing.ErrNotFound).
+func (s *Store) MailboxCloseAudited(ctx context.Context, reader, transportID string, at time.Time,
+	audit func(submissionID string) AuditEntry) (closed bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var subID string
-		var fetched sql.NullInt64
-		q := `SELECT d.submission_id, d.fetched_at FROM deliveries d
-			WHERE ` + mailboxWhere + ` AND lower(d.transport_id) = lower(?)`
-		err := tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
-		if err == nil && s.pg() {
-			// Lock the submission, then read the delivery again under it:
-			// the lock order of every status-writing transaction.
-			if err = s.lockSubmission(ctx, tx, subID); err == nil {
-				err = tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
-			}
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("mailbox message %s for %s: %w", transportID, reader, routing.ErrNotFound)
-		}
-		if err != nil {
+		subID, closed, err = s.mailboxCloseTx(ctx, tx, reader, transportID, at)
+		if err != nil || audit == nil {
 			return err
 		}
-		if fetched.Valid {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET fetched_at = ? WHERE submission_id = ?`, micros(at), subID); err != nil {
-			return err
-		}
-		closed = true
-		return s.insertEvent(ctx, tx, subID, routing.StatusEvent{
-			Status: routing.StatusFetched, Time: at, Source: routing.SourceXTA,
-			Detail: "fetched by " + reader + " (XTA close)", Evidence: transportID,
-		})
+		return s.appendAuditsTx(ctx, tx, []AuditEntry{audit(subID)})
 	})
-	if err != nil && !errors.Is(err, routing.ErrNotFound) {
-		err = fmt.Errorf("store: mailbox close: %w", err)
+	if err != nil {
+		closed = false
+		if !errors.Is(err, routing.ErrNotFound) {
+			err = fmt.Errorf("store: mailbox close: %w", err)
+		}
 	}
 	return closed, err
+}
+
+// mailboxCloseTx is the close inside tx; it returns the message's submission.
+func (s *Store) mailboxCloseTx(ctx context.Context, tx *sql.Tx, reader, transportID string, at time.Time) (subID string, closed bool, err error) {
+	var fetched sql.NullInt64
+	q := `SELECT d.submission_id, d.fetched_at FROM deliveries d
+		WHERE ` + mailboxWhere + ` AND lower(d.transport_id) = lower(?)`
+	err = tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
+	if err == nil && s.pg() {
+		// Lock the submission, then read the delivery again under it:
+		// the lock order of every status-writing transaction.
+		if err = s.lockSubmission(ctx, tx, subID); err == nil {
+			err = tx.QueryRowContext(ctx, q, reader, transportID).Scan(&subID, &fetched)
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, fmt.Errorf("mailbox message %s for %s: %w", transportID, reader, routing.ErrNotFound)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if fetched.Valid {
+		return subID, false, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET fetched_at = ? WHERE submission_id = ?`, micros(at), subID); err != nil {
+		return "", false, err
+	}
+	err = s.insertEvent(ctx, tx, subID, routing.StatusEvent{
+		Status: routing.StatusFetched, Time: at, Source: routing.SourceXTA,
+		Detail: "fetched by " + reader + " (XTA close)", Evidence: transportID,
+	})
+	return subID, err == nil, err
 }
 
 // ReceiveInbound stores an inbound message and the status events it causes in

@@ -85,3 +85,44 @@ func BenchmarkMailboxSubmissionID(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMailboxPollAfterHistory: the Fachverfahren's poll (getStatusList
+// of open messages, default page of 100) on a mailbox holding 1,000 fetched
+// messages and 10 open ones: the page must not cost the reader's history.
+func BenchmarkMailboxPollAfterHistory(b *testing.B) {
+	benchBackends(b, func(b *testing.B, s *Store) {
+		ctx := context.Background()
+		mailboxBacklog(b, s, 1010, 1000)
+		open := false
+		// with the attachment rows, and as xtabox lists: their sizes only
+		for _, sizesOnly := range []bool{false, true} {
+			b.Run(fmt.Sprint("sizesOnly=", sizesOnly), func(b *testing.B) {
+				for b.Loop() {
+					items, remaining, err := s.MailboxQuery(ctx, "ags:05315000",
+						MailboxQuery{Fetched: &open, Limit: 100, SizesOnly: sizesOnly})
+					if err != nil || len(items) != 10 || remaining != 0 {
+						b.Fatalf("page = %d, remaining %d, %v", len(items), remaining, err)
+					}
+				}
+			})
+		}
+	})
+}
+
+// BenchmarkMailboxGet: getMessage's read of one 10 KB message with its
+// attachment rows.
+func BenchmarkMailboxGet(b *testing.B) {
+	benchBackends(b, func(b *testing.B, s *Store) {
+		ctx := context.Background()
+		ds := mailboxBacklog(b, s, 20, 0)
+		i := 0
+		for b.Loop() {
+			d := ds[i%len(ds)]
+			i++
+			it, err := s.MailboxGet(ctx, "ags:05315000", d.TransportID)
+			if err != nil || len(it.Attachments) != 1 {
+				b.Fatalf("get = %+v %v", it.Attachments, err)
+			}
+		}
+	})
+}

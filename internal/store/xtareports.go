@@ -22,6 +22,11 @@ type MailboxQuery struct {
 	AfterTime time.Time
 	AfterID   string
 	Limit     int
+	// SizesOnly leaves MailboxItem.Attachments empty: the items carry only
+	// AttachmentBytes, which the page's own statement sums, so a status
+	// list costs one statement instead of a second one for the attachment
+	// rows.
+	SizesOnly bool
 }
 
 // MailboxQuery returns up to q.Limit mailbox items of reader matching q in
@@ -64,17 +69,25 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 		}
 		return nil, total, nil
 	}
-	// The total comes from the same statement as the page (a window over
-	// the unlimited result), so deliveries arriving in between cannot make
-	// the remaining count negative.
-	// The window and the limit apply to the deliveries alone (see
-	// MailboxList): joined first, every matching message's XML is read.
+	// The total comes from the same statement as the page (a scalar
+	// subquery, evaluated once, on the statement's snapshot), so deliveries
+	// arriving in between cannot make the remaining count negative. It is
+	// not a window over the page's query: that materialised and sorted every
+	// matching delivery to return one page. For the open messages (every
+	// poll) the page is read in order from the partial index
+	// deliveries_mailbox_open, up to the limit, and the count scans only
+	// that index (migration 0020); the reader's fetched history is not read.
+	// The limit applies to the deliveries alone: joined first, every
+	// matching message's XML would be read.
+	countArgs := append([]any(nil), args...)
 	rows, err := s.db.QueryContext(ctx, `SELECT p.transport_id, p.submission_id, p.reader_key, p.service_uri, p.delivered_at, p.fetched_at,
-		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml), p.total
-		FROM (SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at, d.message_uuid,
-			count(*) OVER () AS total
+		m.uuid, m.standard, m.version, m.type_code, m.root_element, m.namespace, length(m.xml),
+		(SELECT coalesce(sum(a.size), 0) FROM attachments a WHERE a.submission_id = p.submission_id),
+		(SELECT count(*) FROM deliveries d WHERE `+cond+`) AS total
+		FROM (SELECT d.transport_id, d.submission_id, d.reader_key, d.service_uri, d.delivered_at, d.fetched_at, d.message_uuid
 			FROM deliveries d WHERE `+cond+` ORDER BY d.delivered_at, lower(d.transport_id) LIMIT ?) p
-		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, lower(p.transport_id)`, append(args, q.Limit)...)
+		JOIN messages m ON m.uuid = p.message_uuid ORDER BY p.delivered_at, lower(p.transport_id)`,
+		append(append(countArgs, args...), q.Limit)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: mailbox query: %w", err)
 	}
@@ -86,7 +99,7 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 		var fetched sql.NullInt64
 		if err := rows.Scan(&it.TransportID, &it.SubmissionID, &it.ReaderKey, &it.ServiceURI, &delivered, &fetched,
 			&it.Message.UUID, &it.Message.Standard, &it.Message.Version, &it.Message.TypeCode, &it.Message.RootElement,
-			&it.Message.Namespace, &it.XMLSize, &total); err != nil {
+			&it.Message.Namespace, &it.XMLSize, &it.AttachmentBytes, &total); err != nil {
 			return nil, 0, err
 		}
 		it.DeliveredAt, it.FetchedAt = fromMicros(delivered), nullMicros(fetched)
@@ -96,8 +109,10 @@ func (s *Store) MailboxQuery(ctx context.Context, reader string, q MailboxQuery)
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	if err := s.fillAttachments(ctx, out); err != nil {
-		return nil, 0, err
+	if !q.SizesOnly {
+		if err := s.fillAttachments(ctx, out); err != nil {
+			return nil, 0, err
+		}
 	}
 	return out, total - len(out), nil
 }
