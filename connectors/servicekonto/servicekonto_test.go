@@ -154,3 +154,77 @@ func TestHandler(t *testing.T) {
 		t.Fatalf("unauthenticated: %d", code)
 	}
 }
+
+// TestDispatcherLocalSinkBatches: a page of Postfach messages is stored in
+// one write transaction; when that batch fails, the dispatcher works the page
+// one message at a time, so the failure stays with its event.
+func TestDispatcherLocalSinkBatches(t *testing.T) {
+	ctx := context.Background()
+	st := setup(t)
+	for i := range 5 {
+		id := "b" + string(rune('0'+i))
+		if _, _, err := st.CreateSubmission(ctx, routing.NewSubmission{Submission: routing.Submission{
+			ID: id, PortalID: "demo-portal", Tenant: "05315000", Service: "universeller-antrag", Reference: "REF-" + id,
+			Applicant: routing.Applicant{Name: "Erika", Mailbox: "mb-" + id}, Form: []byte(`{}`), ReceivedAt: t0}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &Dispatcher{Store: st, Sink: &LocalSink{Store: st, Clock: fixedClock(t0)}, Texts: DefaultTexts(),
+		Location: time.UTC, Clock: fixedClock(t0)}
+	w0, _ := st.WriteStats()
+	n, err := d.RunOnce(ctx)
+	if err != nil || n != 7 { // s1, s2 (no mailbox: marked only), b0…b4
+		t.Fatalf("handled %d, %v", n, err)
+	}
+	// One MarkNotified for s2, one transaction for the six messages.
+	if w1, _ := st.WriteStats(); w1-w0 != 2 {
+		t.Errorf("%d write transactions for one page, want 2", w1-w0)
+	}
+	for _, h := range []string{"mb-erika", "mb-b0", "mb-b4"} {
+		if msgs, err := st.PostfachMessages(ctx, h, ""); err != nil || len(msgs) != 1 {
+			t.Errorf("postfach %s = %+v %v", h, msgs, err)
+		}
+	}
+
+	// A batch that fails: every message then goes alone, and the one that
+	// fails alone stays pending while the others are delivered.
+	st.AppendEvent(ctx, "b0", routing.StatusEvent{Status: routing.StatusRejected, Time: t0, Source: routing.SourceXOEV, Detail: "x"})
+	st.AppendEvent(ctx, "b1", routing.StatusEvent{Status: routing.StatusRejected, Time: t0, Source: routing.SourceXOEV, Detail: "x"})
+	sink := &flakySink{LocalSink: LocalSink{Store: st, Clock: fixedClock(t0)}, failFor: "b1"}
+	d.Sink = sink
+	if _, err := d.RunOnce(ctx); err == nil {
+		t.Fatal("the failing message's error was not reported")
+	}
+	if sink.batches != 1 {
+		t.Errorf("%d batch calls, want 1", sink.batches)
+	}
+	if msgs, _ := st.PostfachMessages(ctx, "mb-b0", ""); len(msgs) != 2 {
+		t.Errorf("b0's rejection was not delivered alone: %d messages", len(msgs))
+	}
+	pending, _ := st.PendingNotifications(ctx, DefaultTexts().Statuses(), 10)
+	if len(pending) != 1 || pending[0].Submission.ID != "b1" {
+		t.Errorf("pending = %+v, want b1's event only", pending)
+	}
+}
+
+// flakySink fails every batch and, alone, the messages of one submission.
+type flakySink struct {
+	LocalSink
+	failFor string
+	batches int
+}
+
+func (f *flakySink) NotifyAll(ctx context.Context, notes []Note) error {
+	if len(notes) > 1 {
+		f.batches++
+		return errors.New("batch refused")
+	}
+	if notes[0].N.Submission.ID == f.failFor {
+		return errors.New("postfach down for " + f.failFor)
+	}
+	return f.LocalSink.NotifyAll(ctx, notes)
+}
+
+func (f *flakySink) Notify(ctx context.Context, n store.Notification, title, body string) error {
+	return f.NotifyAll(ctx, []Note{{N: n, Title: title, Body: body}})
+}

@@ -154,25 +154,40 @@ type PostfachAttachment struct {
 	BlobKey     string `json:"-"`
 }
 
-// PostfachDeliver stores a message in the local Postfach and marks its event as
-// notified in one transaction; the same event is never stored twice.
-func (s *Store) PostfachDeliver(ctx context.Context, m PostfachMessage) error {
+// PostfachDeliver stores messages in the local Postfach and marks their events
+// as notified, all in one transaction (the dispatcher hands over a page of
+// them at once); the same event is never stored twice.
+func (s *Store) PostfachDeliver(ctx context.Context, ms ...PostfachMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO postfach_messages (handle, event_id, submission_id, status, title, body, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
-			m.Handle, m.EventID, m.SubmissionID, string(m.Status), m.Title, m.Body, micros(m.Created)); err != nil {
-			return fmt.Errorf("store: postfach insert: %w", err)
-		}
-		for i, a := range m.Attachments {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO postfach_attachments (event_id, seq, filename, content_type, size, sha256,
-				blob_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, seq) DO NOTHING`, m.EventID, i+1, a.Filename,
-				a.ContentType, a.Size, a.SHA256, a.BlobKey); err != nil {
-				return fmt.Errorf("store: postfach attachment: %w", err)
+		for _, m := range ms {
+			if err := postfachDeliver(ctx, tx, m); err != nil {
+				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE status_events SET notified_at = ? WHERE id = ?`, micros(m.Created), m.EventID)
-		return err
+		return nil
 	})
+}
+
+func postfachDeliver(ctx context.Context, tx *sql.Tx, m PostfachMessage) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO postfach_messages (handle, event_id, submission_id, status, title, body, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+		m.Handle, m.EventID, m.SubmissionID, string(m.Status), m.Title, m.Body, micros(m.Created)); err != nil {
+		return fmt.Errorf("store: postfach insert: %w", err)
+	}
+	for i, a := range m.Attachments {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO postfach_attachments (event_id, seq, filename, content_type, size, sha256,
+			blob_key) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, seq) DO NOTHING`, m.EventID, i+1, a.Filename,
+			a.ContentType, a.Size, a.SHA256, a.BlobKey); err != nil {
+			return fmt.Errorf("store: postfach attachment: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE status_events SET notified_at = ? WHERE id = ?`, micros(m.Created), m.EventID); err != nil {
+		return fmt.Errorf("store: postfach mark: %w", err)
+	}
+	return nil
 }
 
 // PostfachMessages lists a mailbox handle's messages about submissions of the
