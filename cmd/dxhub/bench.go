@@ -40,6 +40,10 @@ type benchScenario struct {
 	// it measures durable intake (202 after the group commit) without the
 	// pipeline competing for the cores.
 	IntakeOnly bool
+	// Recipients > 1 spreads the submissions over that many tenants (the
+	// first of benchRecipients), each with its own Fachverfahren clients,
+	// as a hub serving several municipalities sees them.
+	Recipients int
 	OSCI       bool // delivered over OSCI 1.2 through an intermediary (bench_osci.go)
 }
 
@@ -51,6 +55,7 @@ func defaultScenarios(scale float64) []benchScenario {
 	return []benchScenario{
 		{Name: "10 KB JSON, durable intake only", PadJSON: 10_000, Count: n(8000), Concurrency: 64, IntakeOnly: true},
 		{Name: "10 KB JSON", PadJSON: 10_000, Count: n(4000), Concurrency: 32},
+		{Name: "10 KB JSON, 12 recipients", PadJSON: 10_000, Count: n(4000), Concurrency: 32, Recipients: 12},
 		{Name: "10 KB JSON at 50 % of max", PadJSON: 10_000, Count: n(2000), Concurrency: 32, HalfRate: true},
 		{Name: "1 MB attachment", Attachment: 1_000_000, Count: n(300), Concurrency: 8},
 		{Name: "100 MB attachment", Attachment: 100_000_000, Count: n(3), Concurrency: 1},
@@ -63,7 +68,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hubURL := fs.String("hub", "", "drive this running hub (default: start a fresh `dxhub serve` per scenario, embedded default)")
 	apiKey := fs.String("api-key", "", "portal API key for --hub")
 	pid := fs.Int("pid", 0, "with --hub: the hub's process ID on this machine, to measure its CPU and memory")
-	only := fs.String("scenarios", "", "comma-separated scenario names to run (\"intake\", \"10KB\", \"half\", \"1MB\", \"100MB\", \"OSCI\"); default all")
+	only := fs.String("scenarios", "", "comma-separated scenario names to run (\"intake\", \"10KB\", \"10KB-12\", \"half\", \"1MB\", \"100MB\", \"OSCI\"); default all")
 	scale := fs.Float64("scale", 1, "multiply every scenario's submission count (0.1 for a quick look)")
 	fachverfahren := fs.Int("fachverfahren", 2, "parallel Fachverfahren mailbox clients")
 	out := fs.String("out", "", "write the results with the machine description as Markdown to this file (e.g. BENCHMARKS.md)")
@@ -98,8 +103,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if !benchSelected(*only, sc) {
 			continue
 		}
-		if sc.OSCI && *hubURL != "" {
-			fmt.Fprintf(stderr, "bench: %s: skipped with --hub (the scenario configures its own hub and intermediary)\n", sc.Name)
+		if (sc.OSCI || sc.IntakeOnly || sc.Recipients > 1) && *hubURL != "" {
+			fmt.Fprintf(stderr, "bench: %s: skipped with --hub (the scenario configures its own hub)\n", sc.Name)
 			continue
 		}
 		rate := 0.0
@@ -114,7 +119,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		if !sc.HalfRate && !sc.IntakeOnly && sc.Attachment == 0 && !sc.OSCI {
+		if !sc.HalfRate && !sc.IntakeOnly && sc.Recipients <= 1 && sc.Attachment == 0 && !sc.OSCI {
 			lastMax = res.Throughput
 		}
 		results = append(results, benchResult{Scenario: sc.Name, Result: res})
@@ -158,6 +163,8 @@ func benchSelected(only string, sc benchScenario) bool {
 	switch {
 	case sc.IntakeOnly:
 		key = "intake"
+	case sc.Recipients > 1:
+		key = "10KB-" + strconv.Itoa(sc.Recipients)
 	case sc.OSCI:
 		key = "OSCI"
 	case sc.HalfRate:
@@ -218,6 +225,13 @@ func runScenario(ctx context.Context, sc benchScenario, rate float64, hubURL, ap
 				doc["workers"] = map[string]any{"count": 0}
 				return nil
 			})
+		}
+		if sc.Recipients > 1 {
+			tenants := benchRecipients[:sc.Recipients]
+			tweaks = append(tweaks, func(doc map[string]any) error { return setBenchTenants(doc, tenants) })
+			for _, ags := range tenants {
+				o.Recipients = append(o.Recipients, loadgen.Recipient{Tenant: ags, ReaderKey: "ags:" + ags})
+			}
 		}
 		child, err := startBenchHub(ctx, stderr, tweaks...)
 		if err != nil {

@@ -34,6 +34,17 @@ func multiTenantYAML(tenants []string) ([]byte, error) {
 	if err := yaml.Unmarshal(config.DefaultYAML(), &doc); err != nil {
 		return nil, fmt.Errorf("embedded default: %w", err)
 	}
+	if err := setBenchTenants(doc, tenants); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(doc)
+}
+
+// setBenchTenants replaces the tenants of a configuration document (the
+// embedded default) with the given AGS: each tenant's reader (ags:<AGS>)
+// fetches universeller-antrag from the built-in XTA mailbox, and every portal
+// may submit for all of them.
+func setBenchTenants(doc map[string]any, tenants []string) error {
 	var ts, eps []any
 	var uri string
 	for _, s := range doc["services"].([]any) {
@@ -42,7 +53,7 @@ func multiTenantYAML(tenants []string) ([]byte, error) {
 		}
 	}
 	if uri == "" {
-		return nil, fmt.Errorf("embedded default has no universeller-antrag service")
+		return fmt.Errorf("embedded default has no universeller-antrag service")
 	}
 	allowed := make([]any, len(tenants))
 	for i, ags := range tenants {
@@ -51,11 +62,10 @@ func multiTenantYAML(tenants []string) ([]byte, error) {
 		allowed[i] = ags
 	}
 	doc["tenants"], doc["endpoints"] = ts, eps
-	portals := doc["portals"].([]any)
-	for _, p := range portals {
+	for _, p := range doc["portals"].([]any) {
 		p.(map[string]any)["tenants"] = allowed
 	}
-	return yaml.Marshal(doc)
+	return nil
 }
 
 // clusterBench is `dxhub bench --cluster 1,2,3`: for each process count N a

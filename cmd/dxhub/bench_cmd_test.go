@@ -27,12 +27,12 @@ func TestBenchCommand(t *testing.T) {
 	t.Setenv("DXHUB_STANDARDS_DIR", testenv.MustStandardsDir(t))
 	out := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"bench", "--scale", "0.005", "--scenarios", "intake,10KB,half,1MB", "--out", out}, &stdout, &stderr)
+	code := run(context.Background(), []string{"bench", "--scale", "0.005", "--scenarios", "intake,10KB,10KB-12,half,1MB", "--out", out}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), tailLines(stderr.String(), 40))
 	}
 	table := stdout.String()
-	for _, want := range []string{"| 10 KB JSON, durable intake only | 40 | 64 | – | ", "| 10 KB JSON | 20 |", "| 10 KB JSON at 50 % of max (paced at", "| 1 MB attachment | 1 |", " MiB |"} {
+	for _, want := range []string{"| 10 KB JSON, durable intake only | 40 | 64 | – | ", "| 10 KB JSON | 20 |", "| 10 KB JSON, 12 recipients | 20 |", "| 10 KB JSON at 50 % of max (paced at", "| 1 MB attachment | 1 |", " MiB |"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

@@ -360,6 +360,9 @@ func (d *Dispatcher) batch(ctx context.Context, b batchSink, pending []store.Not
 	if err == nil {
 		return done + len(notes), nil
 	}
+	if ctx.Err() != nil {
+		return done, err // stopping: the events stay pending for the next start
+	}
 	d.logger().WarnContext(ctx, "servicekonto: batch of Postfach messages failed; one at a time", "messages", len(notes), "err", err)
 	for _, nt := range notes {
 		if err := d.one(ctx, nt.N); err != nil {
