@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,6 +299,71 @@ func TestCreatePremapped(t *testing.T) {
 		}
 		if evs, _ := s.Events(ctx, "p1"); len(evs) != 2 {
 			t.Errorf("the replay added events: %+v", evs)
+		}
+	})
+}
+
+// TestStatusEventMarksNoDeadlock: webhook, Postfach and Kafka marks of the
+// same status events, from concurrent callers handing them over in opposite
+// orders, all succeed: every multi-row mark locks its rows in ascending
+// event ID (on PostgreSQL two processes' marks deadlocked, SQLSTATE 40P01,
+// before they did).
+func TestStatusEventMarksNoDeadlock(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, openTest func(*testing.T) *Store) {
+		ctx := context.Background()
+		s := openTest(t)
+		if _, _, err := s.CreateSubmission(ctx, newSub("d1")); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 30 {
+			if err := s.AppendEvent(ctx, "d1", routing.StatusEvent{Status: routing.StatusInProgress, Time: t0.Add(time.Duration(i) * time.Second),
+				Source: routing.SourceXOEV, Detail: "step"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, err := s.Events(ctx, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var asc []int64
+		for _, e := range evs {
+			asc = append(asc, e.ID)
+		}
+		desc := slices.Clone(asc)
+		slices.Reverse(desc)
+		errs := make(chan error, 3*20)
+		var wg sync.WaitGroup
+		for round := range 20 {
+			at := t0.Add(time.Duration(round) * time.Minute)
+			wg.Add(3)
+			go func() {
+				defer wg.Done()
+				marks := make([]WebhookMark, len(desc))
+				for i, id := range desc {
+					marks[i] = WebhookMark{EventID: id, Attempts: 1, At: at}
+				}
+				errs <- s.WebhooksDelivered(ctx, marks)
+			}()
+			go func() {
+				defer wg.Done()
+				errs <- s.KafkaPublished(ctx, asc, at)
+			}()
+			go func() {
+				defer wg.Done()
+				ms := make([]PostfachMessage, len(desc))
+				for i, id := range desc {
+					ms[i] = PostfachMessage{Handle: "mb-1", EventID: id, SubmissionID: "d1", Status: routing.StatusInProgress,
+						Title: "t", Body: "b", Created: at}
+				}
+				errs <- s.PostfachDeliver(ctx, ms...)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,13 +59,31 @@ func (s *Store) KafkaPublished(ctx context.Context, eventIDs []int64, at time.Ti
 	if len(eventIDs) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(eventIDs)+1)
+	ids := slices.Clone(eventIDs)
+	slices.Sort(ids)
+	args := make([]any, 0, len(ids)+1)
 	args = append(args, micros(at))
-	for _, id := range eventIDs {
+	for _, id := range ids {
 		args = append(args, id)
 	}
-	_, err := s.exec(ctx, `UPDATE status_events SET kafka_at = ?
-		WHERE id IN (?`+strings.Repeat(",?", len(eventIDs)-1)+`)`, args...)
+	in := `(?` + strings.Repeat(",?", len(ids)-1) + `)`
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if s.pg() {
+			// Several processes mark overlapping events (webhook, Postfach and
+			// Kafka marks of the same status events): every multi-row mark
+			// takes its row locks in ascending event ID, or two of them can
+			// deadlock (seen in the cluster bench: SQLSTATE 40P01). A plain
+			// UPDATE … IN locks in scan order; SELECT … ORDER BY … FOR UPDATE
+			// locks in the sorted order.
+			rows, err := tx.QueryContext(ctx, `SELECT id FROM status_events WHERE id IN `+in+` ORDER BY id`+s.forUpdate(), args[1:]...)
+			if err != nil {
+				return err
+			}
+			rows.Close()
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE status_events SET kafka_at = ? WHERE id IN `+in, args...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: kafka published: %w", err)
 	}

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,6 +163,10 @@ func (s *Store) PostfachDeliver(ctx context.Context, ms ...PostfachMessage) erro
 	if len(ms) == 0 {
 		return nil
 	}
+	// In ascending event ID, as every multi-row mark of status events (see
+	// KafkaPublished), so that two processes' marks cannot deadlock.
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b PostfachMessage) int { return cmp.Compare(a.EventID, b.EventID) })
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, m := range ms {
 			if err := postfachDeliver(ctx, tx, m); err != nil {

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +85,10 @@ func (s *Store) WebhooksDelivered(ctx context.Context, marks []WebhookMark) erro
 	if len(marks) == 0 {
 		return nil
 	}
+	// In ascending event ID, as every multi-row mark of status events (see
+	// KafkaPublished), so that two processes' marks cannot deadlock.
+	marks = slices.Clone(marks)
+	slices.SortFunc(marks, func(a, b WebhookMark) int { return cmp.Compare(a.EventID, b.EventID) })
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, m := range marks {
 			if _, err := tx.ExecContext(ctx, `UPDATE status_events SET webhook_at = ?, webhook_attempts = ?, webhook_error = ''
