@@ -257,6 +257,28 @@ func (v *Validator) ValidateAgainst(ctx context.Context, file, root string, doc 
 // compiled again, once, on its first validation. The path must stay below the
 // directory.
 func (v *Validator) Check(file string) error {
+	return v.open(file, func() error {
+		v.entryMu.Lock()
+		_, cached := v.entries[file]
+		v.entryMu.Unlock()
+		if cached {
+			_, err := v.schema(file)
+			return err
+		}
+		path := filepath.Join(v.dir, filepath.FromSlash(file))
+		h, err := xsdvalidate.NewXsdHandlerUrl(path, xsdvalidate.ParsErrDefault)
+		if err != nil {
+			return fmt.Errorf("xoev: compiling %s: %w", path, err)
+		}
+		h.Free()
+		releaseFreedCMemory()
+		return nil
+	})
+}
+
+// open runs fn for the schema file (a path below the standards directory)
+// while the validator is held open.
+func (v *Validator) open(file string, fn func() error) error {
 	if err := checkSchemaPath(file); err != nil {
 		return err
 	}
@@ -265,37 +287,17 @@ func (v *Validator) Check(file string) error {
 	if v.closed {
 		return ErrValidatorClosed
 	}
-	v.entryMu.Lock()
-	_, cached := v.entries[file]
-	v.entryMu.Unlock()
-	if cached {
-		_, err := v.schema(file)
-		return err
-	}
-	path := filepath.Join(v.dir, filepath.FromSlash(file))
-	h, err := xsdvalidate.NewXsdHandlerUrl(path, xsdvalidate.ParsErrDefault)
-	if err != nil {
-		return fmt.Errorf("xoev: compiling %s: %w", path, err)
-	}
-	h.Free()
-	releaseFreedCMemory()
-	return nil
+	return fn()
 }
 
 // Compile compiles (and caches) the XSD file, relative to the standards
 // directory, so that its first validation does not pay the compile. The path
 // must stay below the directory.
 func (v *Validator) Compile(file string) error {
-	if err := checkSchemaPath(file); err != nil {
+	return v.open(file, func() error {
+		_, err := v.schema(file)
 		return err
-	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if v.closed {
-		return ErrValidatorClosed
-	}
-	_, err := v.schema(file)
-	return err
+	})
 }
 
 func checkSchemaPath(file string) error {

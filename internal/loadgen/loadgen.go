@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dxhub/dxhub/internal/loop"
 	"github.com/dxhub/dxhub/xoev"
 	"github.com/dxhub/dxhub/xta"
 	"github.com/dxhub/dxhub/xta/xtatest"
@@ -474,17 +475,10 @@ func writeMultipart(mw *multipart.Writer, js []byte, n int, size int64) error {
 func (o Options) fachverfahren(ctx context.Context, base, reader string, i int) error {
 	fv := xtatest.New(base, reader, o.HTTPClient)
 	fv.AttachmentDir = o.AttachmentDir
-	// An idle client backs off (20 ms doubling to 500 ms), like a real
-	// Fachverfahren that polls on a schedule; found work resets it. (Tighter
-	// polling mostly measures the cost of empty status lists.)
-	const minIdle, maxIdle = 20 * time.Millisecond, 500 * time.Millisecond
-	wait := minIdle
-	idle := time.NewTimer(0)
-	defer idle.Stop()
-	for ctx.Err() == nil {
+	return pollWithBackoff(ctx, func() (int, error) {
 		list, err := fv.GetStatusList(ctx, 100)
 		if err != nil {
-			return fmt.Errorf("getStatusList: %w", err)
+			return 0, fmt.Errorf("getStatusList: %w", err)
 		}
 		mine := 0
 		for _, meta := range list {
@@ -495,17 +489,31 @@ func (o Options) fachverfahren(ctx context.Context, base, reader string, i int) 
 			}
 			mine++
 			if err := o.handle(ctx, fv, reader, meta); err != nil {
-				return err
+				return mine, err
 			}
 		}
-		if mine > 0 {
+		return mine, nil
+	})
+}
+
+// pollWithBackoff runs round until ctx ends or round fails. An idle client
+// (a round that found nothing) backs off, 20 ms doubling to 500 ms, like a
+// real Fachverfahren that polls on a schedule; found work resets it. (Tighter
+// polling mostly measures the cost of empty status lists.)
+func pollWithBackoff(ctx context.Context, round func() (found int, err error)) error {
+	const minIdle, maxIdle = 20 * time.Millisecond, 500 * time.Millisecond
+	wait := minIdle
+	for ctx.Err() == nil {
+		n, err := round()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
 			wait = minIdle
 			continue
 		}
-		idle.Reset(wait)
-		select {
-		case <-idle.C:
-		case <-ctx.Done():
+		if loop.Sleep(ctx, wait) != nil {
+			break
 		}
 		wait = min(2*wait, maxIdle)
 	}

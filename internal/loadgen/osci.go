@@ -57,28 +57,9 @@ func (f *OSCIFachverfahren) client() *osci.Client {
 // to 500 ms).
 func (f *OSCIFachverfahren) Run(ctx context.Context, i int) error {
 	c := f.client()
-	const minIdle, maxIdle = 20 * time.Millisecond, 500 * time.Millisecond
-	wait := minIdle
-	idle := time.NewTimer(0)
-	defer idle.Stop()
-	for ctx.Err() == nil {
-		n, err := f.round(ctx, c)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("osci fachverfahren %d: %w", i, err)
-		}
-		if n > 0 {
-			wait = minIdle
-			continue
-		}
-		idle.Reset(wait)
-		select {
-		case <-idle.C:
-		case <-ctx.Done():
-		}
-		wait = min(2*wait, maxIdle)
+	err := pollWithBackoff(ctx, func() (int, error) { return f.round(ctx, c) })
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("osci fachverfahren %d: %w", i, err)
 	}
 	return nil
 }
