@@ -212,10 +212,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// The Fachverfahren work until the run ends: o.Fachverfahren clients
 	// per reader.
 	readers := []string{o.ReaderKey}
-	if o.IntakeOnly {
+	switch {
+	case o.IntakeOnly:
 		readers = nil
-	}
-	if len(o.Recipients) > 0 && !o.IntakeOnly {
+	case len(o.Recipients) > 0:
 		readers = readers[:0]
 		for _, r := range o.Recipients {
 			readers = append(readers, r.ReaderKey)
@@ -291,31 +291,30 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{Attachment: o.Attachment, Count: o.Count, Concurrency: o.Concurrency, Rate: o.Rate,
 		IntakeOnly: o.IntakeOnly, IntakeErrors: int(intakeErrs.Load())}
 	var intake, e2e []time.Duration
-	var last time.Time
+	var last time.Time // when the last submission completed
+	if o.IntakeOnly {
+		last = postedAll
+	}
 	for _, s := range subs {
 		if s.id == "" {
 			continue
 		}
-		if o.IntakeOnly {
-			intake = append(intake, s.accepted.Sub(s.start))
-			last = postedAll
-			res.Completed++
-			continue
-		}
-		done, err := o.waitFinal(ctx, s.id)
-		if err != nil {
-			select {
-			case ferr := <-fvErr:
-				return res, fmt.Errorf("loadgen: fachverfahren: %w", ferr)
-			default:
+		if !o.IntakeOnly {
+			done, err := o.waitFinal(ctx, s.id)
+			if err != nil {
+				select {
+				case ferr := <-fvErr:
+					return res, fmt.Errorf("loadgen: fachverfahren: %w", ferr)
+				default:
+				}
+				return res, fmt.Errorf("loadgen: waiting for %s: %w", s.id, err)
 			}
-			return res, fmt.Errorf("loadgen: waiting for %s: %w", s.id, err)
+			e2e = append(e2e, done.Sub(s.start))
+			if done.After(last) {
+				last = done
+			}
 		}
 		intake = append(intake, s.accepted.Sub(s.start))
-		e2e = append(e2e, done.Sub(s.start))
-		if done.After(last) {
-			last = done
-		}
 		res.Completed++
 	}
 	cancel()
@@ -324,12 +323,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, errors.New("loadgen: no submission completed")
 	}
 	res.Duration = last.Sub(begin)
-	res.Throughput = float64(res.Completed) / res.Duration.Seconds()
+	if !o.IntakeOnly { // nothing went past intake otherwise
+		res.Throughput = float64(res.Completed) / res.Duration.Seconds()
+	}
 	res.IntakeRate = float64(res.Completed) / postedAll.Sub(begin).Seconds()
 	res.Intake, res.EndToEnd = percentiles(intake), percentiles(e2e)
-	if o.IntakeOnly {
-		res.Throughput = 0 // nothing went past intake
-	}
 	if o.Probe != nil {
 		cpu1, rss, err := o.Probe.Sample()
 		if err != nil {
