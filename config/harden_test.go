@@ -87,7 +87,7 @@ func TestHardenKeysFromFileAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Antivirus.Clamd.Address != "127.0.0.1:3310" || c.Antivirus.OnError != "accept" || !c.Antivirus.Enabled() ||
-		c.Antivirus.Clamd.MaxStreamBytes != 25*MiB || c.Limits.EffectiveXML().MaxDepth != 40 || c.Limits.EffectiveXML().MaxTextBytes != 64*MiB {
+		c.Antivirus.Clamd.MaxStreamBytes != 25*MiB || c.Limits.XML.MaxDepth != 40 || c.Limits.XML.MaxTextBytes != 64*MiB {
 		t.Fatalf("antivirus %+v, xml %+v", c.Antivirus, c.Limits.XML)
 	}
 	if c.Limits.Inbound.MaxBytes != 2*MiB || c.Limits.Inbound.MaxDepth != 200 || c.XTA.Server.MaxControlBytes != 64*KiB {

@@ -68,21 +68,3 @@ func (c *Config) validateHardenLimits(p *problems) {
 		}
 	}
 }
-
-// EffectiveXML returns limits.xml with zero values replaced by the defaults.
-func (l Limits) EffectiveXML() XMLLimits {
-	x, d := l.XML, DefaultXMLLimits()
-	if x.MaxDepth <= 0 {
-		x.MaxDepth = d.MaxDepth
-	}
-	if x.MaxElements <= 0 {
-		x.MaxElements = d.MaxElements
-	}
-	if x.MaxAttrBytes <= 0 {
-		x.MaxAttrBytes = d.MaxAttrBytes
-	}
-	if x.MaxTextBytes <= 0 {
-		x.MaxTextBytes = d.MaxTextBytes
-	}
-	return x
-}

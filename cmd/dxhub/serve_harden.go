@@ -25,7 +25,7 @@ import (
 // applyXMLLimits sets limits.xml for every XML parsed from outside through
 // internal/xmlsec (OSCI, decrypted contents).
 func applyXMLLimits(cfg *config.Config) {
-	x := cfg.Limits.EffectiveXML()
+	x := cfg.Limits.XML // zero values: xmlsec's defaults (SetLimits fills them)
 	xmlsec.SetLimits(xmlsec.Limits{MaxDepth: x.MaxDepth, MaxElements: x.MaxElements,
 		MaxAttrBytes: x.MaxAttrBytes.Int64(), MaxTextBytes: x.MaxTextBytes.Int64()})
 }
