@@ -327,13 +327,9 @@ func (d *Dispatcher) batch(ctx context.Context, b batchSink, pending []store.Not
 	var spans []routing.Span
 	done := 0
 	for _, n := range pending {
-		var title, body string
-		ok := n.Submission.Applicant.Mailbox != ""
-		if ok {
-			var err error
-			if title, body, ok, err = d.Texts.Render(n, d.Location); err != nil {
-				return done, fmt.Errorf("servicekonto: render %s text: %w", n.Event.Status, err)
-			}
+		title, body, ok, err := d.render(n)
+		if err != nil {
+			return done, err
 		}
 		if !ok {
 			if err := d.Store.MarkNotified(ctx, n.Event.ID, now); err != nil {
@@ -342,9 +338,7 @@ func (d *Dispatcher) batch(ctx context.Context, b batchSink, pending []store.Not
 			done++
 			continue
 		}
-		_, span := routing.StartStage(ctx, d.Tracer, routing.StagePostfach, n.Submission)
-		span.SetAttribute("status.event", n.Event.ID)
-		span.SetAttribute("status.value", string(n.Event.Status))
+		_, span := d.startSpan(ctx, n)
 		notes, spans = append(notes, Note{N: n, Title: title, Body: body}), append(spans, span)
 	}
 	if len(notes) == 0 {
@@ -378,20 +372,15 @@ func (d *Dispatcher) one(ctx context.Context, n store.Notification) error {
 	if d.Clock != nil {
 		now = d.Clock.Now()
 	}
-	if n.Submission.Applicant.Mailbox == "" {
-		return d.Store.MarkNotified(ctx, n.Event.ID, now)
-	}
-	title, body, ok, err := d.Texts.Render(n, d.Location)
+	title, body, ok, err := d.render(n)
 	if err != nil {
-		return fmt.Errorf("servicekonto: render %s text: %w", n.Event.Status, err)
+		return err
 	}
 	if !ok {
 		return d.Store.MarkNotified(ctx, n.Event.ID, now)
 	}
-	ctx, span := routing.StartStage(ctx, d.Tracer, routing.StagePostfach, n.Submission)
+	ctx, span := d.startSpan(ctx, n)
 	defer span.End()
-	span.SetAttribute("status.event", n.Event.ID)
-	span.SetAttribute("status.value", string(n.Event.Status))
 	if err := d.Sink.Notify(ctx, n, title, body); err != nil {
 		span.Fail(err.Error())
 		if !IsPermanent(err) {
@@ -405,6 +394,28 @@ func (d *Dispatcher) one(ctx context.Context, n store.Notification) error {
 		return nil // the sink's own transaction marked the event already
 	}
 	return d.Store.MarkNotified(ctx, n.Event.ID, now)
+}
+
+// render is the Postfach message of an event; ok is false when there is none
+// (no mailbox handle, or no text for the status): the event is then only
+// marked done.
+func (d *Dispatcher) render(n store.Notification) (title, body string, ok bool, err error) {
+	if n.Submission.Applicant.Mailbox == "" {
+		return "", "", false, nil
+	}
+	title, body, ok, err = d.Texts.Render(n, d.Location)
+	if err != nil {
+		return "", "", false, fmt.Errorf("servicekonto: render %s text: %w", n.Event.Status, err)
+	}
+	return title, body, ok, nil
+}
+
+// startSpan starts the Postfach span of an event's message.
+func (d *Dispatcher) startSpan(ctx context.Context, n store.Notification) (context.Context, routing.Span) {
+	ctx, span := routing.StartStage(ctx, d.Tracer, routing.StagePostfach, n.Submission)
+	span.SetAttribute("status.event", n.Event.ID)
+	span.SetAttribute("status.value", string(n.Event.Status))
+	return ctx, span
 }
 
 // selfMarking is a Sink whose successful Notify marks the event notified in
