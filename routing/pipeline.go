@@ -340,9 +340,7 @@ func (p *Pipeline) mapStage(ctx context.Context, sub Submission, owner string) (
 		span.Fail("postponed: " + err.Error())
 		return nil, true, p.retryLater(ctx, sub, owner, "mapping: "+err.Error())
 	}
-	span.SetAttribute("xoev.root", msg.RootElement)
-	span.SetAttribute("xoev.standard", msg.Standard+" "+msg.Version)
-	span.SetAttribute("xoev.nachrichten_uuid", msg.UUID)
+	mappedSpan(span, msg)
 	return &mappedStep{msg: msg, ev: p.mappedEvent(msg)}, false, nil
 }
 

@@ -29,9 +29,7 @@ func (p *Pipeline) Premap(ctx context.Context, sub Submission) (*Premapped, erro
 		span.Fail("at intake: " + err.Error())
 		return nil, err
 	}
-	span.SetAttribute("xoev.root", msg.RootElement)
-	span.SetAttribute("xoev.standard", msg.Standard+" "+msg.Version)
-	span.SetAttribute("xoev.nachrichten_uuid", msg.UUID)
+	mappedSpan(span, msg)
 	span.SetAttribute("mapping.at_intake", true)
 	return &Premapped{Message: msg, Event: p.mappedEvent(msg)}, nil
 }
@@ -60,6 +58,13 @@ func (p *Pipeline) mapMessage(ctx context.Context, sub Submission) (Message, err
 		msg.Service = svc.ServiceURI
 	}
 	return msg, nil
+}
+
+// mappedSpan records a mapped message on its mapping span.
+func mappedSpan(span Span, msg Message) {
+	span.SetAttribute("xoev.root", msg.RootElement)
+	span.SetAttribute("xoev.standard", msg.Standard+" "+msg.Version)
+	span.SetAttribute("xoev.nachrichten_uuid", msg.UUID)
 }
 
 // mappedEvent is the `validated` event of a mapped message.
