@@ -206,13 +206,7 @@ func (w writer) Close() error { return w.w.Close() }
 // oldest record when the group has no committed offset, and commits
 // synchronously, only when asked.
 func NewReader(c Config, topic, group string) (Reader, error) {
-	if err := c.check(); err != nil {
-		return nil, err
-	}
-	if topic == "" || group == "" {
-		return nil, errors.New("kafka: reader needs a topic and a group")
-	}
-	dialer, err := c.dialer()
+	dialer, err := c.memberDialer("reader", topic, group)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +245,18 @@ func (r reader) CommitMessages(ctx context.Context, msgs ...Message) error {
 }
 
 func (r reader) Close() error { return r.r.Close() }
+
+// memberDialer checks c and a consumer-group member's topic and group (what
+// names the member in the error) and returns its dialer.
+func (c Config) memberDialer(what, topic, group string) (*kafkago.Dialer, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if topic == "" || group == "" {
+		return nil, fmt.Errorf("kafka: %s needs a topic and a group", what)
+	}
+	return c.dialer()
+}
 
 // dialer is the connection setup of consumer-group members (readers and
 // the work group): TLS, SASL and client ID from c.

@@ -236,13 +236,7 @@ type GroupOptions struct {
 // NewGroup joins the consumer group for topic. Partitions without a
 // committed offset start at the oldest record.
 func NewGroup(c Config, topic, groupID string, o GroupOptions) (Group, error) {
-	if err := c.check(); err != nil {
-		return nil, err
-	}
-	if topic == "" || groupID == "" {
-		return nil, errors.New("kafka: group needs a topic and a group")
-	}
-	dialer, err := c.dialer()
+	dialer, err := c.memberDialer("group", topic, groupID)
 	if err != nil {
 		return nil, err
 	}
